@@ -1,0 +1,229 @@
+"""The only code that reads catalog files: safe YAML, schema validation, cross-references.
+
+Errors name the file, the entry (its id, or its position when it has none) and the field, so a
+user editing a catalog file can find the line to fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from swarmscale.catalog.schemas import Chip, ExportControl, Model, PriceFact, System
+
+DATA_ROOT = Path(__file__).parent / "data"
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+class CatalogError(ValueError):
+    """A catalog file is unreadable, malformed or inconsistent; the message says where."""
+
+
+class UnknownIdError(KeyError):
+    """An id that the catalog does not hold; the message suggests close matches."""
+
+    def __init__(self, kind: str, wanted: str, known: Iterable[str]) -> None:
+        known_list = sorted(known)
+        close = difflib.get_close_matches(wanted, known_list, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        super().__init__(
+            f"unknown {kind} {wanted!r}{hint} (known: {', '.join(known_list)})"
+            if not close
+            else f"unknown {kind} {wanted!r}{hint}"
+        )
+        self.message = str(self.args[0])
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file with the safe loader, naming the file in any error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def format_validation_error(path: Path, entry: str, error: ValidationError) -> str:
+    """One line per problem: file, entry, dotted field path and pydantic's reason."""
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(entry)"
+        reason = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: entry {entry}: field '{where}': {reason}")
+    return "\n".join(lines)
+
+
+def parse_records(path: Path, key: str, schema: type[RecordT]) -> list[RecordT]:
+    """Validate every entry under `key` in the file at `path` against `schema`."""
+    document = read_yaml(path)
+    if not isinstance(document, Mapping) or key not in document:
+        raise CatalogError(f"{path}: expected a top-level '{key}:' list")
+    extra = sorted(set(document) - {key})
+    if extra:
+        raise CatalogError(f"{path}: unknown top-level keys {extra}; allowed: ['{key}']")
+    entries = document[key]
+    if not isinstance(entries, list):
+        raise CatalogError(f"{path}: '{key}' must be a list, got {type(entries).__name__}")
+    records: list[RecordT] = []
+    problems: list[str] = []
+    for index, raw in enumerate(entries):
+        label = _entry_label(raw, index)
+        if not isinstance(raw, Mapping):
+            problems.append(f"{path}: entry {label}: expected a mapping")
+            continue
+        try:
+            records.append(schema.model_validate(raw))
+        except ValidationError as exc:
+            problems.append(format_validation_error(path, label, exc))
+    if problems:
+        raise CatalogError("\n".join(problems))
+    return records
+
+
+def _entry_label(raw: Any, index: int) -> str:
+    if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
+        return f"'{raw['id']}'"
+    if isinstance(raw, Mapping) and isinstance(raw.get("chip"), str):
+        return f"#{index} ('{raw['chip']}')"
+    return f"#{index}"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every record of the catalog, indexed by id, after validation and cross-checks."""
+
+    chips: dict[str, Chip]
+    systems: dict[str, System]
+    models: dict[str, Model]
+    export_controls: tuple[ExportControl, ...]
+    prices: tuple[PriceFact, ...]
+    version: str
+    files: tuple[Path, ...] = field(default=())
+
+    def chip(self, chip_id: str) -> Chip:
+        return _lookup("chip", chip_id, self.chips)
+
+    def system(self, system_id: str) -> System:
+        return _lookup("system", system_id, self.systems)
+
+    def model(self, model_id: str) -> Model:
+        return _lookup("model", model_id, self.models)
+
+    def controls_for(self, chip_id: str) -> tuple[ExportControl, ...]:
+        """Export-control facts naming `chip_id`, oldest first."""
+        return tuple(
+            sorted(
+                (rule for rule in self.export_controls if chip_id in rule.applies_to),
+                key=lambda rule: rule.date,
+            )
+        )
+
+
+def _lookup(kind: str, wanted: str, records: Mapping[str, Any]) -> Any:
+    key = wanted.strip().lower()
+    if key in records:
+        return records[key]
+    for record in records.values():
+        if key in getattr(record, "aliases", ()):
+            return record
+    raise UnknownIdError(kind, wanted, records)
+
+
+def _index(kind: str, records: Iterable[RecordT], files: Mapping[str, Path]) -> dict[str, RecordT]:
+    indexed: dict[str, RecordT] = {}
+    for record in records:
+        record_id: str = getattr(record, "id")  # noqa: B009 - every indexed schema has an id
+        if record_id in indexed:
+            raise CatalogError(f"{files[kind]}: duplicate {kind} id '{record_id}'")
+        indexed[record_id] = record
+    return indexed
+
+
+def _files(root: Path, folder: str) -> list[Path]:
+    return sorted((root / folder).glob("*.yaml"))
+
+
+def _load_kind(root: Path, folder: str, key: str, schema: type[RecordT]) -> list[RecordT]:
+    records: list[RecordT] = []
+    for path in _files(root, folder):
+        records.extend(parse_records(path, key, schema))
+    return records
+
+
+def _optional_records(path: Path, key: str, schema: type[RecordT]) -> list[RecordT]:
+    return parse_records(path, key, schema) if path.exists() else []
+
+
+def _cross_check(catalog: Catalog, root: Path) -> None:
+    problems: list[str] = []
+    for system in catalog.systems.values():
+        if system.chip not in catalog.chips:
+            problems.append(f"{root}/systems: system '{system.id}': unknown chip '{system.chip}'")
+    for rule in catalog.export_controls:
+        for chip_id in rule.applies_to:
+            if chip_id not in catalog.chips:
+                problems.append(
+                    f"{root}/facts: export control '{rule.id}': unknown chip '{chip_id}'"
+                )
+    for price in catalog.prices:
+        if price.chip not in catalog.chips:
+            problems.append(f"{root}/facts: price fact: unknown chip '{price.chip}'")
+    seen: dict[str, str] = {}
+    for record in (*catalog.chips.values(), *catalog.models.values()):
+        for alias in record.aliases:
+            if alias in seen or alias in catalog.chips or alias in catalog.models:
+                problems.append(f"alias '{alias}' of '{record.id}' collides with another id")
+            seen[alias] = record.id
+    if problems:
+        raise CatalogError("\n".join(problems))
+
+
+def load_catalog(root: Path | None = None) -> Catalog:
+    """Load and validate a catalog tree; the shipped one is cached (see `default_catalog`)."""
+    base = root or DATA_ROOT
+    all_files = sorted(base.rglob("*.yaml"))
+    digest = hashlib.sha256()
+    for path in all_files:
+        if path.parent.name == "cases":
+            continue
+        digest.update(path.relative_to(base).as_posix().encode())
+        digest.update(path.read_bytes())
+    folder_of = {
+        "chip": base / "chips",
+        "system": base / "systems",
+        "model": base / "models",
+    }
+    catalog = Catalog(
+        chips=_index("chip", _load_kind(base, "chips", "chips", Chip), folder_of),
+        systems=_index("system", _load_kind(base, "systems", "systems", System), folder_of),
+        models=_index("model", _load_kind(base, "models", "models", Model), folder_of),
+        export_controls=tuple(
+            _optional_records(base / "facts" / "export_controls.yaml", "export_controls", ExportControl)
+        ),
+        prices=tuple(_optional_records(base / "facts" / "prices.yaml", "prices", PriceFact)),
+        version=digest.hexdigest()[:12],
+        files=tuple(all_files),
+    )
+    _cross_check(catalog, base)
+    return catalog
+
+
+@lru_cache(maxsize=1)
+def default_catalog() -> Catalog:
+    """The catalog shipped with the package, loaded once per process."""
+    return load_catalog(DATA_ROOT)

@@ -1,0 +1,308 @@
+"""Typed, validated records of the catalog: sourced quantities, chips, systems, models, facts.
+
+Every number a prediction may use is a `Quantity`: a value in the internal unit, the source it
+comes from, what kind of source that is, and an optional (low, high) range where sources
+disagree. A value of `None` means "unknown" and must say why in `note`; a spec key that is
+absent means the chip has no such feature (for example no FP8 unit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import partial
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from swarmscale.catalog.units import CANONICAL_UNIT, to_si
+
+SourceKind = Literal["vendor", "paper", "measured", "estimate"]
+Precision = Literal["fp32", "tf32", "bf16", "fp8", "int8", "int4"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "tf32", "bf16", "fp8", "int8", "int4")
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
+DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+CatalogId = Annotated[str, Field(pattern=ID_PATTERN)]
+PartialDate = Annotated[str, Field(pattern=DATE_PATTERN)]
+
+
+class Frozen(BaseModel):
+    """Base of every catalog record: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Quantity(Frozen):
+    """A sourced number in the internal unit of its dimension (see `units.py`)."""
+
+    value: float | None
+    unit: str
+    kind: SourceKind
+    source: str = Field(min_length=3)
+    low: float | None = None
+    high: float | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check_range(self) -> Quantity:
+        if self.value is None and not self.note:
+            raise ValueError("an unknown value (null) must say why in 'note'")
+        for name, number in (("value", self.value), ("low", self.low), ("high", self.high)):
+            if number is not None and number < 0:
+                raise ValueError(f"{name} must not be negative, got {number}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        if self.value is not None:
+            if self.low is not None and self.value < self.low:
+                raise ValueError(f"value ({self.value}) is below low ({self.low})")
+            if self.high is not None and self.value > self.high:
+                raise ValueError(f"value ({self.value}) is above high ({self.high})")
+        return self
+
+    @property
+    def known(self) -> bool:
+        return self.value is not None
+
+    def require(self) -> float:
+        """The point value; raise when the catalog marks it unknown."""
+        if self.value is None:
+            raise UnknownValueError(self.note or "unknown")
+        return self.value
+
+    @property
+    def range(self) -> tuple[float, float] | None:
+        """(low, high) with missing ends filled by the point value; None when unknown."""
+        if self.value is None:
+            return None
+        low = self.low if self.low is not None else self.value
+        high = self.high if self.high is not None else self.value
+        return (low, high)
+
+
+class UnknownValueError(ValueError):
+    """A computation needed a catalog number that its source table marks unknown."""
+
+
+def _parse_quantity(dimension: str, raw: Any) -> Any:
+    """Turn a YAML mapping with a display unit into a `Quantity` in the internal unit."""
+    if isinstance(raw, Quantity):
+        return raw
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"expected a mapping with value, unit, kind and source, got {type(raw).__name__}"
+        )
+    if "unit" not in raw:
+        raise ValueError("missing 'unit'")
+    unit = raw["unit"]
+    converted = dict(raw)
+    for key in ("value", "low", "high"):
+        number = raw.get(key)
+        if number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ValueError(f"{key} must be a number, got {number!r}")
+        converted[key] = to_si(float(number), str(unit), dimension)
+    converted["unit"] = CANONICAL_UNIT[dimension]
+    return converted
+
+
+def _quantity(dimension: str) -> Any:
+    return Annotated[Quantity, BeforeValidator(partial(_parse_quantity, dimension))]
+
+
+Flops = _quantity("flops")
+Bytes = _quantity("bytes")
+Bandwidth = _quantity("bandwidth")
+Power = _quantity("power")
+Money = _quantity("money")
+MoneyRate = _quantity("money_rate")
+Count = _quantity("count")
+
+
+class PeakCompute(Frozen):
+    """Peak dense (no sparsity) throughput per precision. A missing key: no such unit."""
+
+    fp32: Flops | None = None
+    tf32: Flops | None = None
+    bf16: Flops | None = None
+    fp8: Flops | None = None
+    int8: Flops | None = None
+    int4: Flops | None = None
+
+
+class Chip(Frozen):
+    """One accelerator package (a GB200 entry is one Blackwell GPU, a 910C is two dies)."""
+
+    id: CatalogId
+    name: str
+    vendor: str
+    design_country: str = Field(pattern=r"^[A-Z]{2}$")
+    fab_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    foundry: str | None = None
+    process_node: str | None = None
+    launch_date: PartialDate
+    software_stack: str
+    form_factor: str | None = None
+    market: Literal["global", "china-export", "china-domestic", "us-only"]
+    peak: PeakCompute
+    memory: Bytes
+    memory_bandwidth: Bandwidth
+    scale_up_bandwidth: Bandwidth = Field(
+        description="per-chip scale-up bandwidth, both directions added, as vendors quote it"
+    )
+    scale_up_domain: Count
+    scale_out_bandwidth: Bandwidth = Field(description="per-chip scale-out NIC line rate")
+    tdp: Power
+    price: Money
+    rent: MoneyRate | None = None
+    aliases: tuple[str, ...] = ()
+    notes: str | None = None
+
+    def peak_flops(self, precision: Precision) -> float:
+        """Peak dense FLOP/s at `precision`; raises when the chip lacks it or it is unknown."""
+        quantity = getattr(self.peak, precision)
+        if quantity is None:
+            raise UnknownValueError(f"{self.id} has no {precision} unit")
+        value: float = quantity.require()
+        return value
+
+
+class System(Frozen):
+    """A scale-up unit: chips joined by one high-bandwidth domain (NVLink, HCCS, UB)."""
+
+    id: CatalogId
+    name: str
+    vendor: str
+    chip: CatalogId
+    chips_per_unit: int = Field(gt=0)
+    topology: Literal["switched", "full-mesh", "ring", "torus-2d", "torus-3d"]
+    scale_up_bandwidth_per_chip: Bandwidth
+    scale_out_bandwidth_per_chip: Bandwidth
+    power_per_unit: Power
+    price_per_unit: Money | None = None
+    launch_date: PartialDate
+    notes: str | None = None
+
+
+class MoE(Frozen):
+    """Mixture-of-experts layout of the feed-forward blocks."""
+
+    experts: int = Field(gt=1)
+    active_experts: int = Field(gt=0)
+    shared_experts: int = Field(default=0, ge=0)
+    expert_ffn_hidden: int = Field(gt=0)
+    dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense FFN")
+    dense_ffn_hidden: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> MoE:
+        if self.active_experts > self.experts:
+            raise ValueError("active_experts exceeds experts")
+        if self.dense_layers and self.dense_ffn_hidden is None:
+            raise ValueError("dense_layers needs dense_ffn_hidden")
+        return self
+
+
+class MLA(Frozen):
+    """Multi-head latent attention (DeepSeek-V2/V3): low-rank compressed queries and KV."""
+
+    q_lora_rank: int | None = Field(default=None, gt=0)
+    kv_lora_rank: int = Field(gt=0)
+    qk_nope_head_dim: int = Field(gt=0)
+    qk_rope_head_dim: int = Field(gt=0)
+    v_head_dim: int = Field(gt=0)
+
+
+class PublishedCount(Frozen):
+    """A parameter count as its authors printed it, with the rounding they used."""
+
+    value: float = Field(gt=0)
+    source: str = Field(min_length=3)
+    kind: SourceKind
+    significant_digits: int | None = Field(
+        default=None, gt=0, description="digits printed; sets the rounding tolerance"
+    )
+
+
+class Model(Frozen):
+    """A transformer architecture with enough detail to count FLOPs, bytes and parameters."""
+
+    id: CatalogId
+    name: str
+    family: Literal["dense", "moe"]
+    source: str = Field(min_length=3)
+    layers: int = Field(gt=0)
+    d_model: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int | None = Field(default=None, gt=0)
+    ffn_hidden: int = Field(gt=0)
+    vocab: int = Field(gt=0)
+    activation: Literal["gelu", "swiglu"]
+    norm: Literal["layernorm", "rmsnorm"] = "rmsnorm"
+    position: Literal["rope", "learned"] = "rope"
+    linear_bias: bool = False
+    tied_embeddings: bool = False
+    max_seq_len: int = Field(gt=0)
+    moe: MoE | None = None
+    mla: MLA | None = None
+    mtp_layers: int = Field(default=0, ge=0, description="multi-token-prediction modules")
+    published_total_params: PublishedCount
+    published_active_params: PublishedCount | None = None
+    aliases: tuple[str, ...] = ()
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Model:
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads")
+        if (self.family == "moe") != (self.moe is not None):
+            raise ValueError("family 'moe' needs a 'moe' block, and only it may have one")
+        if self.head_dim is None and self.d_model % self.heads:
+            raise ValueError("d_model is not a multiple of heads; give head_dim")
+        return self
+
+    @property
+    def attention_head_dim(self) -> int:
+        return self.head_dim if self.head_dim is not None else self.d_model // self.heads
+
+
+class ExportControl(Frozen):
+    """A dated rule that restricts where a chip may go (or be used)."""
+
+    id: CatalogId
+    date: dt.date
+    authority: str = Field(pattern=r"^[A-Z]{2}$", description="country issuing the rule")
+    action: Literal["export-license-required", "export-banned", "entity-list", "discouraged"]
+    applies_to: tuple[CatalogId, ...] = Field(min_length=1)
+    destinations: tuple[str, ...] = Field(min_length=1)
+    summary: str
+    source: str = Field(min_length=3)
+    kind: SourceKind
+
+    @field_validator("destinations")
+    @classmethod
+    def _country_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if code != "*" and not re.fullmatch(r"[A-Z]{2}", code):
+                raise ValueError(f"destination {code!r} is not a two-letter country code or '*'")
+        return value
+
+
+class PriceFact(Frozen):
+    """A dated price observation; chips keep their current point estimate in `Chip.price`."""
+
+    chip: CatalogId
+    date: PartialDate
+    what: Literal["purchase", "rent"]
+    price: Quantity
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_price(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("price"), dict):
+            dimension = "money_rate" if data.get("what") == "rent" else "money"
+            data = {**data, "price": _parse_quantity(dimension, data["price"])}
+        return data
