@@ -134,7 +134,7 @@ class Catalog:
         )
 
 
-def _lookup(kind: str, wanted: str, records: Mapping[str, Any]) -> Any:
+def _lookup(kind: str, wanted: str, records: Mapping[str, RecordT]) -> RecordT:
     key = wanted.strip().lower()
     if key in records:
         return records[key]
@@ -184,7 +184,8 @@ def _cross_check(catalog: Catalog, root: Path) -> None:
         if price.chip not in catalog.chips:
             problems.append(f"{root}/facts: price fact: unknown chip '{price.chip}'")
     seen: dict[str, str] = {}
-    for record in (*catalog.chips.values(), *catalog.models.values()):
+    named: list[Chip | Model] = [*catalog.chips.values(), *catalog.models.values()]
+    for record in named:
         for alias in record.aliases:
             if alias in seen or alias in catalog.chips or alias in catalog.models:
                 problems.append(f"alias '{alias}' of '{record.id}' collides with another id")
@@ -213,7 +214,9 @@ def load_catalog(root: Path | None = None) -> Catalog:
         systems=_index("system", _load_kind(base, "systems", "systems", System), folder_of),
         models=_index("model", _load_kind(base, "models", "models", Model), folder_of),
         export_controls=tuple(
-            _optional_records(base / "facts" / "export_controls.yaml", "export_controls", ExportControl)
+            _optional_records(
+                base / "facts" / "export_controls.yaml", "export_controls", ExportControl
+            )
         ),
         prices=tuple(_optional_records(base / "facts" / "prices.yaml", "prices", PriceFact)),
         version=digest.hexdigest()[:12],

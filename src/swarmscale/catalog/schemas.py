@@ -107,17 +107,13 @@ def _parse_quantity(dimension: str, raw: Any) -> Any:
     return converted
 
 
-def _quantity(dimension: str) -> Any:
-    return Annotated[Quantity, BeforeValidator(partial(_parse_quantity, dimension))]
-
-
-Flops = _quantity("flops")
-Bytes = _quantity("bytes")
-Bandwidth = _quantity("bandwidth")
-Power = _quantity("power")
-Money = _quantity("money")
-MoneyRate = _quantity("money_rate")
-Count = _quantity("count")
+Flops = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "flops"))]
+Bytes = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "bytes"))]
+Bandwidth = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "bandwidth"))]
+Power = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "power"))]
+Money = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "money"))]
+MoneyRate = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "money_rate"))]
+Count = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "count"))]
 
 
 class PeakCompute(Frozen):
@@ -174,6 +170,7 @@ class System(Frozen):
     id: CatalogId
     name: str
     vendor: str
+    source: str = Field(min_length=3, description="source of the counts and topology")
     chip: CatalogId
     chips_per_unit: int = Field(gt=0)
     topology: Literal["switched", "full-mesh", "ring", "torus-2d", "torus-3d"]

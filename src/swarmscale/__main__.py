@@ -1,0 +1,5 @@
+"""`python -m swarmscale` runs the CLI."""
+
+from swarmscale.cli import main
+
+main()

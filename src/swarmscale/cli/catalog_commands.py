@@ -1,0 +1,284 @@
+"""CLI verbs over the catalog: chips, models, compare-specs, catalog check, headline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from swarmscale.catalog import Chip, Model, default_catalog
+from swarmscale.catalog.audit import audit
+from swarmscale.catalog.units import from_si
+from swarmscale.cli.output import console, fmt, fmt_ratio, print_json
+from swarmscale.perf.params import count_params
+from swarmscale.report.specs import HEADLINE_FIELDS, SPEC_FIELDS, compare, fields_named
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+chips_app = typer.Typer(help="Accelerators in the catalog.", no_args_is_help=False)
+models_app = typer.Typer(help="Model architectures in the catalog.", no_args_is_help=False)
+catalog_app = typer.Typer(help="Catalog maintenance.", no_args_is_help=True)
+
+ARTICLE_CHIPS = (
+    "h100-sxm",
+    "h800-sxm",
+    "h20",
+    "a100-sxm-80gb",
+    "a800-sxm",
+    "ascend-910b",
+    "ascend-910c",
+    "mlu590",
+    "metax-c500",
+    "thead-ppu",
+)
+
+
+def _tflops(chip: Chip, precision: str) -> float | None:
+    quantity = getattr(chip.peak, precision)
+    if quantity is None or quantity.value is None:
+        return None
+    return float(from_si(quantity.value, "TFLOPS", "flops"))
+
+
+@chips_app.callback(invoke_without_command=True)
+def chips_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List every chip with its headline specs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    catalog = default_catalog()
+    if as_json:
+        print_json(
+            {
+                "catalog_version": catalog.version,
+                "chips": [chip.model_dump(mode="json") for chip in catalog.chips.values()],
+            }
+        )
+        return
+    table = Table(title=f"{len(catalog.chips)} chips (peak dense; ? = unknown, - = no such unit)")
+    for header in ("id", "vendor", "market", "BF16 TF", "FP8 TF", "mem GB", "HBM TB/s", "TDP W"):
+        table.add_column(header, justify="right" if "TF" in header or "W" in header else "left")
+    for chip in catalog.chips.values():
+        table.add_row(
+            chip.id,
+            chip.vendor,
+            chip.market,
+            fmt(_tflops(chip, "bf16")) if chip.peak.bf16 else "-",
+            fmt(_tflops(chip, "fp8")) if chip.peak.fp8 else "-",
+            fmt(from_si(chip.memory.value, "GB", "bytes") if chip.memory.value else None),
+            fmt(
+                from_si(chip.memory_bandwidth.value, "TB/s", "bandwidth")
+                if chip.memory_bandwidth.value
+                else None
+            ),
+            fmt(chip.tdp.value),
+        )
+    console.print(table)
+
+
+@chips_app.command("show")
+def chips_show(chip_id: str, as_json: JsonFlag = False) -> None:
+    """Every spec of one chip with its source, kind and range."""
+    catalog = default_catalog()
+    chip = catalog.chip(chip_id)
+    controls = [rule.model_dump(mode="json") for rule in catalog.controls_for(chip.id)]
+    if as_json:
+        print_json({"chip": chip.model_dump(mode="json"), "export_controls": controls})
+        return
+    console.print(
+        f"[bold]{chip.name}[/bold] ({chip.id}); {chip.vendor}, designed in "
+        f"{chip.design_country}, fab {chip.foundry or '?'} ({chip.fab_country or '?'}), "
+        f"{chip.process_node or '?'}, launched {chip.launch_date}, {chip.software_stack}"
+    )
+    table = Table()
+    for header in ("spec", "value", "unit", "range", "kind", "source"):
+        table.add_column(header, overflow="fold")
+    for spec in SPEC_FIELDS:
+        quantity = spec.quantity(chip)
+        if quantity is None:
+            table.add_row(spec.label, "-", spec.unit, "", "", "no such unit")
+            continue
+        low, high = quantity.low, quantity.high
+        shown = (
+            ""
+            if low is None and high is None
+            else (
+                f"{fmt(from_si(low, spec.unit, spec.dimension) if low is not None else None)}"
+                f" - {fmt(from_si(high, spec.unit, spec.dimension) if high is not None else None)}"
+            )
+        )
+        table.add_row(
+            spec.label,
+            fmt(spec.display(chip)),
+            spec.unit,
+            shown,
+            quantity.kind,
+            quantity.source if quantity.known else f"{quantity.note} ({quantity.source})",
+        )
+    console.print(table)
+    for rule in catalog.controls_for(chip.id):
+        console.print(f"{rule.date} {rule.authority} {rule.action}: {rule.summary}")
+
+
+def _model_summary(model: Model) -> dict[str, Any]:
+    counts = count_params(model)
+    return {
+        "id": model.id,
+        "name": model.name,
+        "family": model.family,
+        "total_params": counts.total,
+        "active_params": counts.active,
+        "published_total_params": model.published_total_params.value,
+        "layers": model.layers,
+        "d_model": model.d_model,
+        "heads": model.heads,
+        "kv_heads": model.kv_heads,
+        "attention": "mla" if model.mla else ("gqa" if model.kv_heads < model.heads else "mha"),
+    }
+
+
+@models_app.callback(invoke_without_command=True)
+def models_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List every model with derived and published parameter counts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    catalog = default_catalog()
+    summaries = [_model_summary(model) for model in catalog.models.values()]
+    if as_json:
+        print_json({"catalog_version": catalog.version, "models": summaries})
+        return
+    table = Table(title=f"{len(summaries)} models (parameter counts derived from the architecture)")
+    for header in (
+        "id",
+        "family",
+        "attention",
+        "layers",
+        "d_model",
+        "total B",
+        "active B",
+        "published B",
+    ):
+        table.add_column(header)
+    for row in summaries:
+        table.add_row(
+            row["id"],
+            row["family"],
+            row["attention"],
+            str(row["layers"]),
+            str(row["d_model"]),
+            fmt(row["total_params"] / 1e9, 4),
+            fmt(row["active_params"] / 1e9, 4),
+            fmt(row["published_total_params"] / 1e9, 4),
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show(model_id: str, as_json: JsonFlag = False) -> None:
+    """Architecture and parameter breakdown of one model."""
+    model = default_catalog().model(model_id)
+    counts = count_params(model)
+    breakdown = {key: value for key, value in counts.__dict__.items()}
+    payload = {
+        "model": model.model_dump(mode="json"),
+        "params": {**breakdown, "total": counts.total, "active": counts.active},
+    }
+    if as_json:
+        print_json(payload)
+        return
+    console.print(f"[bold]{model.name}[/bold] ({model.id}) - {model.source}")
+    table = Table()
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for key, value in model.model_dump(
+        exclude={"published_total_params", "published_active_params"}
+    ).items():
+        if value is not None and key not in ("id", "name", "source", "aliases"):
+            table.add_row(key, str(value))
+    for key, value in payload["params"].items():
+        table.add_row(f"params.{key}", f"{value:,}")
+    console.print(table)
+
+
+def compare_specs(
+    chip_ids: Annotated[list[str], typer.Argument(help="Chip ids; ratios are to the first.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Side-by-side specs with ratios to the first chip (e.g. ascend-910c h100-sxm)."""
+    catalog = default_catalog()
+    chips = [catalog.chip(chip_id) for chip_id in chip_ids]
+    result = compare(chips)
+    if as_json:
+        print_json(result)
+        return
+    _print_comparison(result, f"Specs relative to {chips[0].id}")
+
+
+def _print_comparison(result: dict[str, Any], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("spec")
+    table.add_column("unit")
+    for chip_id in result["chips"]:
+        table.add_column(chip_id, justify="right")
+    for row in result["rows"]:
+        cells = []
+        for chip_id in result["chips"]:
+            cell = row["values"][chip_id]
+            if cell["state"] == "absent":
+                cells.append("-")
+                continue
+            marker = "~" if cell["kind"] == "estimate" else ""
+            ratio = "" if chip_id == result["reference"] else f" ({fmt_ratio(cell['ratio'])})"
+            cells.append(f"{marker}{fmt(cell['value'])}{ratio if cell['ratio'] else ''}")
+        table.add_row(row["label"], row["unit"], *cells)
+    console.print(table)
+    console.print(
+        "? unknown in public sources, - no such unit, ~ estimate; "
+        "`swarmscale chips show ID` gives every source."
+    )
+
+
+@catalog_app.command("check")
+def catalog_check(as_json: JsonFlag = False) -> None:
+    """Validate every catalog file and list numbers without a source, unknowns and estimates."""
+    catalog = default_catalog()
+    report = audit(catalog)
+    payload = {
+        "ok": report.ok,
+        "catalog_version": catalog.version,
+        "files": len(catalog.files),
+        "records": report.records,
+        "quantities": report.quantities,
+        "by_kind": dict(report.by_kind),
+        "with_range": report.with_range,
+        "unsourced": report.unsourced,
+        "unknown": [{"field": where, "note": note} for where, note in report.unknown],
+    }
+    if as_json:
+        print_json(payload)
+    else:
+        console.print(
+            f"{len(catalog.files)} files, {report.records} records, "
+            f"{report.quantities} sourced numbers "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(report.by_kind.items()))}), "
+            f"{report.with_range} with a range"
+        )
+        console.print(f"{len(report.unknown)} values unknown in public sources:")
+        for where, note in report.unknown:
+            console.print(f"  {where}: {note}")
+        if report.unsourced:
+            console.print(f"[red]{len(report.unsourced)} numbers without a source:[/red]")
+            for where in report.unsourced:
+                console.print(f"  {where}")
+        else:
+            console.print("[green]every number has a source[/green]")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def headline() -> None:
+    """The scenario `make run` shows: the chips the news articles name, side by side."""
+    catalog = default_catalog()
+    chips = [catalog.chip(chip_id) for chip_id in ARTICLE_CHIPS if chip_id in catalog.chips]
+    result = compare(chips, fields_named(HEADLINE_FIELDS))
+    _print_comparison(result, "Chips named in the articles, relative to the NVIDIA H100 SXM")

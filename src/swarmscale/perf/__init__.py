@@ -1,0 +1,1 @@
+"""Analytical performance model: pure functions of typed inputs, vectorised with NumPy."""

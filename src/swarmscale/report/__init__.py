@@ -1,0 +1,1 @@
+"""Tables, plots and documents built from results; no computation of predictions here."""
