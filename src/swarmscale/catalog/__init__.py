@@ -10,6 +10,7 @@ from swarmscale.catalog.loader import (
 from swarmscale.catalog.schemas import (
     PRECISIONS,
     Chip,
+    Efficiency,
     ExportControl,
     Model,
     Precision,
@@ -24,6 +25,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "Chip",
+    "Efficiency",
     "ExportControl",
     "Model",
     "Precision",

@@ -77,9 +77,17 @@ def audit(catalog: Catalog) -> AuditReport:
         ("model", list(catalog.models.values())),
         ("export_control", list(catalog.export_controls)),
         ("price", list(catalog.prices)),
+        ("efficiency", list(catalog.efficiency.values())),
     ]
     for kind, records in groups:
         for index, record in enumerate(records):
-            label = getattr(record, "id", None) or getattr(record, "chip", None) or str(index)
+            label = next(
+                (
+                    str(getattr(record, key))
+                    for key in ("id", "chip", "applies_to")
+                    if hasattr(record, key)
+                ),
+                str(index),
+            )
             audit_record(record, f"{kind}:{label}", report)
     return report

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from swarmscale.catalog.schemas import Chip, ExportControl, Model, PriceFact, System
+from swarmscale.catalog.schemas import Chip, Efficiency, ExportControl, Model, PriceFact, System
 
 DATA_ROOT = Path(__file__).parent / "data"
 
@@ -112,6 +112,7 @@ class Catalog:
     models: dict[str, Model]
     export_controls: tuple[ExportControl, ...]
     prices: tuple[PriceFact, ...]
+    efficiency: dict[str, Efficiency]
     version: str
     files: tuple[Path, ...] = field(default=())
 
@@ -123,6 +124,13 @@ class Catalog:
 
     def model(self, model_id: str) -> Model:
         return _lookup("model", model_id, self.models)
+
+    def efficiency_for(self, chip: Chip) -> Efficiency:
+        """Efficiency factors for `chip`: its own entry, else its stack's, else `default`."""
+        for key in (chip.id, chip.software_stack, "default"):
+            if key in self.efficiency:
+                return self.efficiency[key]
+        raise CatalogError("the catalog has no 'default' efficiency entry")
 
     def controls_for(self, chip_id: str) -> tuple[ExportControl, ...]:
         """Export-control facts naming `chip_id`, oldest first."""
@@ -219,6 +227,10 @@ def load_catalog(root: Path | None = None) -> Catalog:
             )
         ),
         prices=tuple(_optional_records(base / "facts" / "prices.yaml", "prices", PriceFact)),
+        efficiency={
+            entry.applies_to: entry
+            for entry in _load_kind(base, "efficiency", "efficiency", Efficiency)
+        },
         version=digest.hexdigest()[:12],
         files=tuple(all_files),
     )

@@ -114,6 +114,8 @@ Power = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "power"))]
 Money = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "money"))]
 MoneyRate = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "money_rate"))]
 Count = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "count"))]
+Fraction = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "fraction"))]
+Seconds = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "time"))]
 
 
 class PeakCompute(Frozen):
@@ -303,3 +305,33 @@ class PriceFact(Frozen):
             dimension = "money_rate" if data.get("what") == "rent" else "money"
             data = {**data, "price": _parse_quantity(dimension, data["price"])}
         return data
+
+
+class Efficiency(Frozen):
+    """How much of a chip's peak one software stack reaches, factor by factor.
+
+    Each factor is a fraction of a datasheet peak (or an overhead in seconds), named after the
+    kernel family it describes, with the measurement or fit it came from. An entry applies to
+    every chip of a software stack, or to one chip id, which then wins over its stack.
+    """
+
+    applies_to: str = Field(min_length=2, description="a software stack name or a chip id")
+    gemm: Fraction = Field(description="large bf16/fp16 GEMM throughput / peak")
+    gemm_fp8: Fraction | None = Field(default=None, description="large fp8 GEMM / fp8 peak")
+    attention: Fraction = Field(description="fused attention kernel throughput / bf16 peak")
+    memory: Fraction = Field(description="streaming kernel bandwidth / datasheet bandwidth")
+    scale_up: Fraction = Field(description="collective bus bandwidth / per-direction link rate")
+    scale_out: Fraction = Field(description="collective bus bandwidth / NIC line rate")
+    all_to_all: Fraction = Field(description="all-to-all bandwidth / bus bandwidth of a ring")
+    kernel_overhead: Seconds = Field(description="fixed launch and host cost per kernel")
+    scale_up_latency: Seconds
+    scale_out_latency: Seconds
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _fractions_at_most_one(self) -> Efficiency:
+        for name in ("gemm", "gemm_fp8", "attention", "memory", "scale_up", "scale_out"):
+            quantity = getattr(self, name)
+            if quantity is not None and quantity.value is not None and quantity.value > 1:
+                raise ValueError(f"{name} is a fraction of peak and cannot exceed 1")
+        return self

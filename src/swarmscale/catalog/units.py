@@ -41,6 +41,7 @@ DIMENSIONS: Final[dict[str, dict[str, float]]] = {
     "money_rate": {"USD/h": 1.0},
     "count": {"count": 1.0},
     "length": {"nm": 1.0},
+    "fraction": {"fraction": 1.0, "%": 0.01},
     "time": {"s": 1.0, "us": 1e-6, "ms": 1e-3, "min": 60.0, "h": 3600.0, "day": 86400.0},
 }
 
@@ -54,6 +55,7 @@ CANONICAL_UNIT: Final[dict[str, str]] = {
     "count": "count",
     "length": "nm",
     "time": "s",
+    "fraction": "fraction",
 }
 
 

@@ -1,0 +1,75 @@
+"""Hardware a job runs on: one chip kind in a two-level network (scale-up domain, scale-out NICs).
+
+Bandwidths here are per chip and per direction, in bytes/s: the catalog quotes scale-up links
+with both directions added (NVLink "900 GB/s"), so that figure is halved once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from swarmscale.catalog import Catalog, Chip, Efficiency, System, UnknownValueError
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """`count` chips of one kind, grouped into scale-up domains of `domain_size` chips."""
+
+    chip: Chip
+    count: int
+    domain_size: int
+    scale_up_bw: float
+    scale_out_bw: float
+    efficiency: Efficiency
+    system: System | None = None
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"a cluster needs at least one chip, got {self.count}")
+        for name in ("domain_size", "scale_up_bw", "scale_out_bw"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def power_per_chip_w(self) -> float:
+        """Wall power per chip at full load: the system's share when known, else the chip TDP."""
+        if self.system is not None and self.system.power_per_unit.value is not None:
+            return self.system.power_per_unit.value / self.system.chips_per_unit
+        return self.chip.tdp.require()
+
+
+def _known(value: float | None, what: str, chip_id: str) -> float:
+    if value is None:
+        raise UnknownValueError(f"{chip_id}: {what} is unknown in the catalog; give it explicitly")
+    return value
+
+
+def build_cluster(
+    catalog: Catalog,
+    chip_id: str,
+    count: int,
+    system_id: str | None = None,
+    efficiency: Efficiency | None = None,
+) -> Cluster:
+    """A cluster from catalog ids; a system (e.g. gb200-nvl72) overrides the chip's domain."""
+    chip = catalog.chip(chip_id)
+    system = catalog.system(system_id) if system_id else None
+    if system is not None and system.chip != chip.id:
+        raise ValueError(f"system {system.id} holds {system.chip}, not {chip.id}")
+    if system is not None:
+        domain = system.chips_per_unit
+        up_bidir = system.scale_up_bandwidth_per_chip.value
+        out = system.scale_out_bandwidth_per_chip.value
+    else:
+        domain = int(_known(chip.scale_up_domain.value, "scale_up_domain", chip.id))
+        up_bidir = chip.scale_up_bandwidth.value
+        out = chip.scale_out_bandwidth.value
+    return Cluster(
+        chip=chip,
+        count=count,
+        domain_size=max(1, min(domain, count)),
+        scale_up_bw=_known(up_bidir, "scale-up bandwidth", chip.id) / 2,
+        scale_out_bw=_known(out, "scale-out bandwidth", chip.id),
+        efficiency=efficiency or catalog.efficiency_for(chip),
+        system=system,
+    )

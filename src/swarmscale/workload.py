@@ -1,0 +1,35 @@
+"""Workloads: what is trained or served, independent of where it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from swarmscale.catalog import Model
+
+TrainPrecision = Literal["bf16", "fp8"]
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """Train `model` with sequences of `seq_len` tokens, `global_batch` sequences per step."""
+
+    model: Model
+    seq_len: int
+    global_batch: int
+    precision: TrainPrecision = "bf16"
+    tokens: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.seq_len < 1 or self.global_batch < 1:
+            raise ValueError("seq_len and global_batch must be positive")
+        if self.tokens is not None and self.tokens <= 0:
+            raise ValueError("tokens must be positive")
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.seq_len * self.global_batch
+
+    @property
+    def steps(self) -> float | None:
+        return None if self.tokens is None else self.tokens / self.tokens_per_step
