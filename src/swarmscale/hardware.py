@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from swarmscale.catalog import Catalog, Chip, Efficiency, System, UnknownValueError
+from swarmscale.catalog import Assumptions, Catalog, Chip, Efficiency, System, UnknownValueError
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Cluster:
     scale_up_bw: float
     scale_out_bw: float
     efficiency: Efficiency
+    assumptions: Assumptions
     system: System | None = None
 
     def __post_init__(self) -> None:
@@ -31,11 +32,26 @@ class Cluster:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
     @property
-    def power_per_chip_w(self) -> float:
-        """Wall power per chip at full load: the system's share when known, else the chip TDP."""
+    def it_power_per_chip_w(self) -> float:
+        """IT power per chip at training load: chip, host, NICs and switches, before PUE.
+
+        A system's measured unit power, shared over its chips, wins; otherwise the chip's TDP
+        plus the catalog's host overhead. Either way scaled by the average chip load.
+        """
+        load = self.assumptions.chip_load.require()
         if self.system is not None and self.system.power_per_unit.value is not None:
-            return self.system.power_per_unit.value / self.system.chips_per_unit
-        return self.chip.tdp.require()
+            return load * self.system.power_per_unit.value / self.system.chips_per_unit
+        return load * self.chip.tdp.require() * (1.0 + self.assumptions.host_overhead.require())
+
+    @property
+    def price_per_chip_hour_usd(self) -> float | None:
+        """Rental price when the catalog has one, else purchase price spread over its life."""
+        if self.chip.rent is not None and self.chip.rent.value is not None:
+            return self.chip.rent.value
+        if self.chip.price.value is None:
+            return None
+        hours = self.assumptions.amortisation.require() / 3600.0
+        return self.chip.price.value / hours
 
 
 def _known(value: float | None, what: str, chip_id: str) -> float:
@@ -71,5 +87,6 @@ def build_cluster(
         scale_up_bw=_known(up_bidir, "scale-up bandwidth", chip.id) / 2,
         scale_out_bw=_known(out, "scale-out bandwidth", chip.id),
         efficiency=efficiency or catalog.efficiency_for(chip),
+        assumptions=catalog.assumptions,
         system=system,
     )

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from swarmscale.catalog import Model
 
 TrainPrecision = Literal["bf16", "fp8"]
+
+
+@dataclass(frozen=True)
+class SoftwareOptions:
+    """Framework features that change step time, not the math being trained.
+
+    `fused_attention`: a FlashAttention-style kernel that never writes the score matrix (off:
+    Megatron-LM 2021, which materialised scores and softmax in memory).
+    `overlap_grad_reduce`: data-parallel gradient reduction runs during the backward pass (off:
+    a plain all-reduce after the backward, as in Megatron-LM 2021).
+    `sequence_parallel`: norms, residual adds and dropout are split over the tensor-parallel
+    ranks (Korthikanti et al. 2022); off, each TP rank repeats them on the whole sequence.
+    """
+
+    fused_attention: bool = True
+    overlap_grad_reduce: bool = True
+    sequence_parallel: bool = True
 
 
 @dataclass(frozen=True)
@@ -19,6 +36,7 @@ class TrainingJob:
     global_batch: int
     precision: TrainPrecision = "bf16"
     tokens: float | None = None
+    software: SoftwareOptions = field(default_factory=lambda: SoftwareOptions())
 
     def __post_init__(self) -> None:
         if self.seq_len < 1 or self.global_batch < 1:

@@ -33,6 +33,7 @@ def within_published(derived: float, published: PublishedCount) -> bool:
 def test_total_params_match_published(model_id: str) -> None:
     model = MODELS[model_id]
     counts = count_params(model)
+    assert model.published_total_params is not None, "every catalog model cites its size"
     assert within_published(counts.total, model.published_total_params), counts.total
 
 

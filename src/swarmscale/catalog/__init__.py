@@ -9,6 +9,7 @@ from swarmscale.catalog.loader import (
 )
 from swarmscale.catalog.schemas import (
     PRECISIONS,
+    Assumptions,
     Chip,
     Efficiency,
     ExportControl,
@@ -22,6 +23,7 @@ from swarmscale.catalog.schemas import (
 
 __all__ = [
     "PRECISIONS",
+    "Assumptions",
     "Catalog",
     "CatalogError",
     "Chip",

@@ -78,6 +78,7 @@ def audit(catalog: Catalog) -> AuditReport:
         ("export_control", list(catalog.export_controls)),
         ("price", list(catalog.prices)),
         ("efficiency", list(catalog.efficiency.values())),
+        ("assumptions", [catalog.assumptions]),
     ]
     for kind, records in groups:
         for index, record in enumerate(records):

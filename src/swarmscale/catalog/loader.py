@@ -17,7 +17,18 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from swarmscale.catalog.schemas import Chip, Efficiency, ExportControl, Model, PriceFact, System
+from swarmscale.catalog.schemas import (
+    EFFICIENCY_FACTORS,
+    Assumptions,
+    Case,
+    Chip,
+    Efficiency,
+    EfficiencyEntry,
+    ExportControl,
+    Model,
+    PriceFact,
+    System,
+)
 
 DATA_ROOT = Path(__file__).parent / "data"
 
@@ -112,7 +123,8 @@ class Catalog:
     models: dict[str, Model]
     export_controls: tuple[ExportControl, ...]
     prices: tuple[PriceFact, ...]
-    efficiency: dict[str, Efficiency]
+    efficiency: dict[str, EfficiencyEntry]
+    assumptions: Assumptions
     version: str
     files: tuple[Path, ...] = field(default=())
 
@@ -125,12 +137,28 @@ class Catalog:
     def model(self, model_id: str) -> Model:
         return _lookup("model", model_id, self.models)
 
-    def efficiency_for(self, chip: Chip) -> Efficiency:
-        """Efficiency factors for `chip`: its own entry, else its stack's, else `default`."""
-        for key in (chip.id, chip.software_stack, "default"):
-            if key in self.efficiency:
-                return self.efficiency[key]
-        raise CatalogError("the catalog has no 'default' efficiency entry")
+    def efficiency_for(self, chip: Chip, chip_layer: bool = True) -> Efficiency:
+        """Efficiency factors for `chip`: `default`, overlaid by its stack's, then its own
+        (unless `chip_layer` is False, which a fit uses to start from the stack's values)."""
+        merged: dict[str, Any] = {}
+        applies_to = "default"
+        layers = (
+            ("default", chip.software_stack, chip.id)
+            if chip_layer
+            else ("default", chip.software_stack)
+        )
+        for key in layers:
+            entry = self.efficiency.get(key)
+            if entry is None:
+                continue
+            applies_to = key
+            for factor in EFFICIENCY_FACTORS:
+                if getattr(entry, factor) is not None:
+                    merged[factor] = getattr(entry, factor)
+        missing = [factor for factor in EFFICIENCY_FACTORS if factor not in merged]
+        if missing:
+            raise CatalogError(f"efficiency for {chip.id}: no value for {missing} in any layer")
+        return Efficiency(applies_to=applies_to, **merged)
 
     def controls_for(self, chip_id: str) -> tuple[ExportControl, ...]:
         """Export-control facts naming `chip_id`, oldest first."""
@@ -177,6 +205,14 @@ def _optional_records(path: Path, key: str, schema: type[RecordT]) -> list[Recor
     return parse_records(path, key, schema) if path.exists() else []
 
 
+def _default_assumptions(base: Path) -> Assumptions:
+    path = base / "facts" / "assumptions.yaml"
+    records = {record.id: record for record in parse_records(path, "assumptions", Assumptions)}
+    if "default" not in records:
+        raise CatalogError(f"{path}: needs an entry with id 'default'")
+    return records["default"]
+
+
 def _cross_check(catalog: Catalog, root: Path) -> None:
     problems: list[str] = []
     for system in catalog.systems.values():
@@ -191,6 +227,15 @@ def _cross_check(catalog: Catalog, root: Path) -> None:
     for price in catalog.prices:
         if price.chip not in catalog.chips:
             problems.append(f"{root}/facts: price fact: unknown chip '{price.chip}'")
+    stacks = {chip.software_stack for chip in catalog.chips.values()}
+    for key in catalog.efficiency:
+        if key != "default" and key not in stacks and key not in catalog.chips:
+            problems.append(
+                f"{root}/efficiency: '{key}' is neither 'default', a software stack in use "
+                f"({', '.join(sorted(stacks))}) nor a chip id"
+            )
+    if "default" not in catalog.efficiency:
+        problems.append(f"{root}/efficiency: needs an entry that applies_to 'default'")
     seen: dict[str, str] = {}
     named: list[Chip | Model] = [*catalog.chips.values(), *catalog.models.values()]
     for record in named:
@@ -229,8 +274,9 @@ def load_catalog(root: Path | None = None) -> Catalog:
         prices=tuple(_optional_records(base / "facts" / "prices.yaml", "prices", PriceFact)),
         efficiency={
             entry.applies_to: entry
-            for entry in _load_kind(base, "efficiency", "efficiency", Efficiency)
+            for entry in _load_kind(base, "efficiency", "efficiency", EfficiencyEntry)
         },
+        assumptions=_default_assumptions(base),
         version=digest.hexdigest()[:12],
         files=tuple(all_files),
     )
@@ -242,3 +288,17 @@ def load_catalog(root: Path | None = None) -> Catalog:
 def default_catalog() -> Catalog:
     """The catalog shipped with the package, loaded once per process."""
     return load_catalog(DATA_ROOT)
+
+
+def load_cases(path: Path) -> list[Case]:
+    """Validation cases from a YAML file; ids must be unique."""
+    cases = parse_records(path, "cases", Case)
+    seen: set[str] = set()
+    for case in cases:
+        if case.id in seen:
+            raise CatalogError(f"{path}: duplicate case id '{case.id}'")
+        seen.add(case.id)
+    return cases
+
+
+SHIPPED_CASES = DATA_ROOT / "cases"

@@ -116,6 +116,8 @@ MoneyRate = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "money_
 Count = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "count"))]
 Fraction = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "fraction"))]
 Seconds = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "time"))]
+Ratio = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "ratio"))]
+EnergyPrice = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "energy_price"))]
 
 
 class PeakCompute(Frozen):
@@ -193,6 +195,9 @@ class MoE(Frozen):
     expert_ffn_hidden: int = Field(gt=0)
     dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense FFN")
     dense_ffn_hidden: int | None = Field(default=None, gt=0)
+    routed_node_limit: int | None = Field(
+        default=None, gt=0, description="most nodes one token's experts may span (DeepSeek-V3: 4)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> MoE:
@@ -240,14 +245,14 @@ class Model(Frozen):
     vocab: int = Field(gt=0)
     activation: Literal["gelu", "swiglu"]
     norm: Literal["layernorm", "rmsnorm"] = "rmsnorm"
-    position: Literal["rope", "learned"] = "rope"
+    position: Literal["rope", "learned", "alibi"] = "rope"
     linear_bias: bool = False
     tied_embeddings: bool = False
     max_seq_len: int = Field(gt=0)
     moe: MoE | None = None
     mla: MLA | None = None
     mtp_layers: int = Field(default=0, ge=0, description="multi-token-prediction modules")
-    published_total_params: PublishedCount
+    published_total_params: PublishedCount | None = None
     published_active_params: PublishedCount | None = None
     aliases: tuple[str, ...] = ()
     notes: str | None = None
@@ -311,13 +316,14 @@ class Efficiency(Frozen):
     """How much of a chip's peak one software stack reaches, factor by factor.
 
     Each factor is a fraction of a datasheet peak (or an overhead in seconds), named after the
-    kernel family it describes, with the measurement or fit it came from. An entry applies to
-    every chip of a software stack, or to one chip id, which then wins over its stack.
+    kernel family it describes, with the measurement or fit it came from. Catalog entries are
+    layered: `default`, then the chip's software stack, then the chip id; each layer may give
+    only the factors it knows (see `EfficiencyEntry`).
     """
 
-    applies_to: str = Field(min_length=2, description="a software stack name or a chip id")
+    applies_to: str = Field(min_length=2, description="the most specific layer used")
     gemm: Fraction = Field(description="large bf16/fp16 GEMM throughput / peak")
-    gemm_fp8: Fraction | None = Field(default=None, description="large fp8 GEMM / fp8 peak")
+    gemm_fp8: Fraction = Field(description="large fp8 GEMM / fp8 peak")
     attention: Fraction = Field(description="fused attention kernel throughput / bf16 peak")
     memory: Fraction = Field(description="streaming kernel bandwidth / datasheet bandwidth")
     scale_up: Fraction = Field(description="collective bus bandwidth / per-direction link rate")
@@ -326,12 +332,153 @@ class Efficiency(Frozen):
     kernel_overhead: Seconds = Field(description="fixed launch and host cost per kernel")
     scale_up_latency: Seconds
     scale_out_latency: Seconds
-    notes: str | None = None
 
     @model_validator(mode="after")
     def _fractions_at_most_one(self) -> Efficiency:
-        for name in ("gemm", "gemm_fp8", "attention", "memory", "scale_up", "scale_out"):
-            quantity = getattr(self, name)
-            if quantity is not None and quantity.value is not None and quantity.value > 1:
+        for name in (
+            "gemm",
+            "gemm_fp8",
+            "attention",
+            "memory",
+            "scale_up",
+            "scale_out",
+            "all_to_all",
+        ):
+            value = getattr(self, name).value
+            if value is not None and value > 1:
                 raise ValueError(f"{name} is a fraction of peak and cannot exceed 1")
         return self
+
+
+EFFICIENCY_FACTORS = (
+    "gemm", "gemm_fp8", "attention", "memory", "scale_up", "scale_out", "all_to_all",
+    "kernel_overhead", "scale_up_latency", "scale_out_latency",
+)  # fmt: skip
+
+
+class EfficiencyEntry(Frozen):
+    """One layer of efficiency factors as written in the catalog; unset factors inherit."""
+
+    applies_to: str = Field(min_length=2, description="'default', a software stack or a chip id")
+    gemm: Fraction | None = None
+    gemm_fp8: Fraction | None = None
+    attention: Fraction | None = None
+    memory: Fraction | None = None
+    scale_up: Fraction | None = None
+    scale_out: Fraction | None = None
+    all_to_all: Fraction | None = None
+    kernel_overhead: Seconds | None = None
+    scale_up_latency: Seconds | None = None
+    scale_out_latency: Seconds | None = None
+    notes: str | None = None
+
+
+class Assumptions(Frozen):
+    """Defaults for energy and cost that are not properties of a chip; each one sourced."""
+
+    id: CatalogId
+    pue: Ratio = Field(description="facility power / IT power")
+    energy_price: EnergyPrice
+    amortisation: Seconds = Field(description="service life over which a purchase is spread")
+    host_overhead: Fraction = Field(
+        description="host, NIC and switch power as a fraction of chip TDP, used when no system "
+        "with a measured unit power is known"
+    )
+    chip_load: Fraction = Field(description="average chip power during training / TDP")
+
+
+TRAINING_METRICS = (
+    "mfu", "hfu", "tflops_per_chip", "hw_tflops_per_chip", "tokens_per_s",
+    "tokens_per_s_per_chip", "step_seconds", "chip_hours",
+)  # fmt: skip
+INFERENCE_METRICS = ("tokens_per_s", "tokens_per_s_per_chip", "ttft_s", "tpot_s")
+Metric = Literal[
+    "mfu", "hfu", "tflops_per_chip", "hw_tflops_per_chip", "tokens_per_s",
+    "tokens_per_s_per_chip", "step_seconds", "chip_hours", "ttft_s", "tpot_s",
+]  # fmt: skip
+
+
+class InlineArchitecture(Frozen):
+    """A model given in a case file rather than by catalog id."""
+
+    layers: int = Field(gt=0)
+    d_model: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    ffn_hidden: int = Field(gt=0)
+    vocab: int = Field(gt=0)
+    activation: Literal["gelu", "swiglu"]
+    tied_embeddings: bool = False
+    head_dim: int | None = Field(default=None, gt=0)
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
+    position: Literal["rope", "learned", "alibi"] = "learned"
+    linear_bias: bool = False
+
+
+class CaseSoftware(Frozen):
+    """Framework features of the measured run (see `workload.SoftwareOptions`)."""
+
+    fused_attention: bool = True
+    overlap_grad_reduce: bool = True
+    sequence_parallel: bool = True
+
+
+class Case(Frozen):
+    """One published or measured run and the numbers it reported (see DESIGN.md)."""
+
+    id: CatalogId
+    kind: Literal["training", "inference"]
+    source: str = Field(min_length=3)
+    model: str | None = None
+    architecture: InlineArchitecture | None = None
+    chip: str
+    chips: int = Field(gt=0)
+    system: str | None = None
+    precision: Literal["fp32", "bf16", "fp8", "int8", "int4"] = "bf16"
+    seq_len: int | None = Field(default=None, gt=0)
+    global_batch: int | None = Field(default=None, gt=0)
+    micro_batch: int | None = Field(default=None, gt=0)
+    tokens: float | None = Field(default=None, gt=0, description="training tokens, for chip_hours")
+    plan: dict[str, int | str] | None = None
+    software: CaseSoftware = CaseSoftware()
+    phase: Literal["prefill", "decode", "end_to_end"] | None = None
+    batch: int | None = Field(default=None, gt=0)
+    input_len: int | None = Field(default=None, gt=0)
+    output_len: int | None = Field(default=None, gt=0)
+    measured: dict[Metric, float] = Field(min_length=1)
+    split: Literal["fit", "test"] = "test"
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Case:
+        if (self.model is None) == (self.architecture is None):
+            raise ValueError("give exactly one of 'model' (a catalog id) or 'architecture'")
+        allowed = TRAINING_METRICS if self.kind == "training" else INFERENCE_METRICS
+        for metric, value in self.measured.items():
+            if metric not in allowed:
+                raise ValueError(
+                    f"metric {metric!r} does not apply to {self.kind}; "
+                    f"allowed: {', '.join(allowed)}"
+                )
+            if not value > 0:
+                raise ValueError(f"measured {metric} must be positive, got {value}")
+        if self.kind == "training":
+            for name in ("seq_len", "global_batch"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"a training case needs '{name}'")
+            if "chip_hours" in self.measured and self.tokens is None:
+                raise ValueError("metric chip_hours needs 'tokens'")
+        else:
+            for name in ("phase", "batch", "input_len"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"an inference case needs '{name}'")
+        if self.plan is not None:
+            unknown = set(self.plan) - set(PLAN_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"unknown plan keys {sorted(unknown)}; allowed: {', '.join(PLAN_FIELDS)}"
+                )
+        return self
+
+
+PLAN_FIELDS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "recompute", "schedule", "micro_batch")

@@ -42,7 +42,17 @@ DIMENSIONS: Final[dict[str, dict[str, float]]] = {
     "count": {"count": 1.0},
     "length": {"nm": 1.0},
     "fraction": {"fraction": 1.0, "%": 0.01},
-    "time": {"s": 1.0, "us": 1e-6, "ms": 1e-3, "min": 60.0, "h": 3600.0, "day": 86400.0},
+    "ratio": {"ratio": 1.0},
+    "energy_price": {"USD/kWh": 1.0, "USD/MWh": 1e-3},
+    "time": {
+        "s": 1.0,
+        "us": 1e-6,
+        "ms": 1e-3,
+        "min": 60.0,
+        "h": 3600.0,
+        "day": 86400.0,
+        "year": 365.25 * 86400.0,
+    },
 }
 
 CANONICAL_UNIT: Final[dict[str, str]] = {
@@ -56,6 +66,8 @@ CANONICAL_UNIT: Final[dict[str, str]] = {
     "length": "nm",
     "time": "s",
     "fraction": "fraction",
+    "ratio": "ratio",
+    "energy_price": "USD/kWh",
 }
 
 

@@ -128,7 +128,9 @@ def _model_summary(model: Model) -> dict[str, Any]:
         "family": model.family,
         "total_params": counts.total,
         "active_params": counts.active,
-        "published_total_params": model.published_total_params.value,
+        "published_total_params": (
+            model.published_total_params.value if model.published_total_params else None
+        ),
         "layers": model.layers,
         "d_model": model.d_model,
         "heads": model.heads,

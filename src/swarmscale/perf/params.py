@@ -51,6 +51,10 @@ class ParamCounts:
         return self.total - inactive
 
     @property
+    def layers_total(self) -> int:
+        return self.dense_layers + self.moe_layers
+
+    @property
     def non_embedding(self) -> int:
         return self.total - self.embedding
 

@@ -1,0 +1,1 @@
+"""Plan search: enumerate parallel plans for one job on one cluster and rank them."""

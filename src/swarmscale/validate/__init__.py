@@ -1,0 +1,1 @@
+"""Validation: predict every shipped (or user) case and compare with what was measured."""

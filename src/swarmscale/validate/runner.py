@@ -1,0 +1,164 @@
+"""Run validation cases: build the job and hardware a case describes, predict, compare.
+
+Where a case fixes a plan the prediction uses it (searching only the fields it leaves open);
+a fixed plan that the memory model says would not fit is still predicted, and flagged, since
+the case reports what was actually run.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from swarmscale.catalog import Catalog, Model
+from swarmscale.catalog.schemas import Case
+from swarmscale.hardware import Cluster, build_cluster
+from swarmscale.plan.search import RankedPlan, search
+from swarmscale.workload import SoftwareOptions, TrainingJob
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One measured metric of one case against its prediction."""
+
+    id: str
+    kind: str
+    metric: str
+    measured: float
+    predicted: float
+    plan: str
+    feasible: bool
+    split: str
+
+    @property
+    def error(self) -> float:
+        """Signed relative error, predicted / measured - 1."""
+        return self.predicted / self.measured - 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "metric": self.metric,
+            "measured": self.measured,
+            "predicted": self.predicted,
+            "error": self.error,
+            "plan": self.plan,
+            "feasible": self.feasible,
+            "split": self.split,
+        }
+
+
+def case_model(case: Case, catalog: Catalog) -> Model:
+    """The catalog model a case names, or its inline architecture as a `Model`."""
+    if case.model is not None:
+        return catalog.model(case.model)
+    assert case.architecture is not None
+    arch = case.architecture.model_dump()
+    seq = case.seq_len or case.input_len or 2048
+    return Model.model_validate(
+        {
+            **arch,
+            "id": case.id,
+            "name": f"inline architecture of {case.id}",
+            "family": "dense",
+            "source": case.source,
+            "max_seq_len": max(seq + (case.output_len or 0), 1),
+        }
+    )
+
+
+def case_cluster(case: Case, catalog: Catalog, efficiency_override: Any = None) -> Cluster:
+    return build_cluster(catalog, case.chip, case.chips, case.system, efficiency_override)
+
+
+def _training_plan(case: Case, job: TrainingJob, cluster: Cluster) -> RankedPlan:
+    fixed: dict[str, Any] = {"chips": case.chips, **(case.plan or {})}
+    if case.micro_batch is not None:
+        fixed["micro_batch"] = case.micro_batch
+    result = search(job, cluster, "time", fixed, top_k=1)
+    if result.best is not None:
+        return result.best
+    only_memory = search(job, cluster, "time", fixed, top_k=1, ignore_memory=True)
+    if only_memory.best is None:
+        reasons = "; ".join(f"{count} x {why}" for why, count in result.rejected.items())
+        raise ValueError(f"case {case.id}: no valid plan ({reasons})")
+    return only_memory.best
+
+
+def predict_training(
+    case: Case, catalog: Catalog, cluster: Cluster | None = None
+) -> tuple[dict[str, float], RankedPlan]:
+    """Every training metric for `case`, and the plan they come from."""
+    assert case.seq_len is not None and case.global_batch is not None
+    if case.precision not in ("bf16", "fp8"):
+        raise ValueError(f"case {case.id}: training precision must be bf16 or fp8")
+    software = SoftwareOptions(**case.software.model_dump())
+    job = TrainingJob(
+        case_model(case, catalog),
+        case.seq_len,
+        case.global_batch,
+        case.precision,
+        case.tokens,
+        software,
+    )  # type: ignore[arg-type]
+    cluster = cluster or case_cluster(case, catalog)
+    ranked = _training_plan(case, job, cluster)
+    peak = cluster.chip.peak_flops("bf16")
+    step_s = float(ranked.totals["step_s"] or 0.0)
+    tokens_per_s = job.tokens_per_step / step_s
+    metrics = {
+        "mfu": ranked.mfu,
+        "hfu": ranked.hfu,
+        "tflops_per_chip": ranked.mfu * peak / 1e12,
+        "hw_tflops_per_chip": ranked.hfu * peak / 1e12,
+        "tokens_per_s": tokens_per_s,
+        "tokens_per_s_per_chip": tokens_per_s / case.chips,
+        "step_seconds": step_s,
+        "chip_hours": float(ranked.totals["chip_hours"] or 0.0),
+    }
+    return metrics, ranked
+
+
+def run_case(case: Case, catalog: Catalog, cluster: Cluster | None = None) -> list[CaseResult]:
+    if case.kind != "training":
+        raise ValueError(f"case {case.id}: kind '{case.kind}' is not supported by this version")
+    metrics, ranked = predict_training(case, catalog, cluster)
+    return [
+        CaseResult(
+            case.id,
+            case.kind,
+            metric,
+            measured,
+            metrics[metric],
+            ranked.plan.describe(),
+            ranked.feasible,
+            case.split,
+        )
+        for metric, measured in case.measured.items()
+    ]
+
+
+def run_cases(
+    cases: Iterable[Case], catalog: Catalog, on_case: Callable[[Case], None] | None = None
+) -> list[CaseResult]:
+    results: list[CaseResult] = []
+    for case in cases:
+        if on_case is not None:
+            on_case(case)
+        results.extend(run_case(case, catalog))
+    return results
+
+
+def summarize(results: list[CaseResult]) -> dict[str, float | int | None]:
+    """Median and max absolute relative error over `results`."""
+    errors = [abs(result.error) for result in results]
+    if not errors:
+        return {"median_abs_error": None, "max_abs_error": None, "n": 0}
+    return {
+        "median_abs_error": statistics.median(errors),
+        "max_abs_error": max(errors),
+        "n": len(errors),
+    }
