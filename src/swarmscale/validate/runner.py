@@ -103,7 +103,7 @@ def predict_training(
         case.precision,
         case.tokens,
         software,
-    )  # type: ignore[arg-type]
+    )
     cluster = cluster or case_cluster(case, catalog)
     ranked = _training_plan(case, job, cluster)
     peak = cluster.chip.peak_flops("bf16")
