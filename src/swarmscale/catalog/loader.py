@@ -73,8 +73,12 @@ def format_validation_error(path: Path, entry: str, error: ValidationError) -> s
     """One line per problem: file, entry, dotted field path and pydantic's reason."""
     lines = []
     for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "(entry)"
+        where = ".".join(str(part) for part in problem["loc"])
         reason = problem["msg"].removeprefix("Value error, ")
+        if not where:
+            # Whole-entry checks name their field as "field: reason".
+            field, sep, rest = reason.partition(": ")
+            where, reason = (field, rest) if sep and field.isidentifier() else ("(entry)", reason)
         lines.append(f"{path}: entry {entry}: field '{where}': {reason}")
     return "\n".join(lines)
 

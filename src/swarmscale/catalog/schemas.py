@@ -326,6 +326,7 @@ class Efficiency(Frozen):
     gemm_fp8: Fraction = Field(description="large fp8 GEMM / fp8 peak")
     attention: Fraction = Field(description="fused attention kernel throughput / bf16 peak")
     memory: Fraction = Field(description="streaming kernel bandwidth / datasheet bandwidth")
+    gemm_memory: Fraction = Field(description="bandwidth a memory-bound GEMM reaches / datasheet")
     scale_up: Fraction = Field(description="collective bus bandwidth / per-direction link rate")
     scale_out: Fraction = Field(description="collective bus bandwidth / NIC line rate")
     all_to_all: Fraction = Field(description="all-to-all bandwidth / bus bandwidth of a ring")
@@ -351,8 +352,8 @@ class Efficiency(Frozen):
 
 
 EFFICIENCY_FACTORS = (
-    "gemm", "gemm_fp8", "attention", "memory", "scale_up", "scale_out", "all_to_all",
-    "kernel_overhead", "scale_up_latency", "scale_out_latency",
+    "gemm", "gemm_fp8", "attention", "memory", "gemm_memory", "scale_up", "scale_out",
+    "all_to_all", "kernel_overhead", "scale_up_latency", "scale_out_latency",
 )  # fmt: skip
 
 
@@ -364,13 +365,24 @@ class EfficiencyEntry(Frozen):
     gemm_fp8: Fraction | None = None
     attention: Fraction | None = None
     memory: Fraction | None = None
+    gemm_memory: Fraction | None = None
     scale_up: Fraction | None = None
     scale_out: Fraction | None = None
     all_to_all: Fraction | None = None
     kernel_overhead: Seconds | None = None
     scale_up_latency: Seconds | None = None
     scale_out_latency: Seconds | None = None
+    fitted: tuple[str, ...] = Field(
+        default=(), description="factors of this entry fitted on the fit-split cases"
+    )
     notes: str | None = None
+
+    @model_validator(mode="after")
+    def _fitted_are_given(self) -> EfficiencyEntry:
+        for factor in self.fitted:
+            if factor not in EFFICIENCY_FACTORS or getattr(self, factor) is None:
+                raise ValueError(f"fitted factor {factor!r} is not set in this entry")
+        return self
 
 
 class Assumptions(Frozen):
@@ -452,31 +464,31 @@ class Case(Frozen):
     @model_validator(mode="after")
     def _check(self) -> Case:
         if (self.model is None) == (self.architecture is None):
-            raise ValueError("give exactly one of 'model' (a catalog id) or 'architecture'")
+            raise ValueError("model: give exactly one of 'model' (a catalog id) or 'architecture'")
         allowed = TRAINING_METRICS if self.kind == "training" else INFERENCE_METRICS
         for metric, value in self.measured.items():
             if metric not in allowed:
                 raise ValueError(
-                    f"metric {metric!r} does not apply to {self.kind}; "
+                    f"measured: metric {metric!r} does not apply to {self.kind}; "
                     f"allowed: {', '.join(allowed)}"
                 )
             if not value > 0:
-                raise ValueError(f"measured {metric} must be positive, got {value}")
+                raise ValueError(f"measured: {metric} must be positive, got {value}")
         if self.kind == "training":
             for name in ("seq_len", "global_batch"):
                 if getattr(self, name) is None:
-                    raise ValueError(f"a training case needs '{name}'")
+                    raise ValueError(f"{name}: a training case needs it")
             if "chip_hours" in self.measured and self.tokens is None:
-                raise ValueError("metric chip_hours needs 'tokens'")
+                raise ValueError("tokens: metric chip_hours needs it")
         else:
             for name in ("phase", "batch", "input_len"):
                 if getattr(self, name) is None:
-                    raise ValueError(f"an inference case needs '{name}'")
+                    raise ValueError(f"{name}: an inference case needs it")
         if self.plan is not None:
             unknown = set(self.plan) - set(PLAN_FIELDS)
             if unknown:
                 raise ValueError(
-                    f"unknown plan keys {sorted(unknown)}; allowed: {', '.join(PLAN_FIELDS)}"
+                    f"plan: unknown keys {sorted(unknown)}; allowed: {', '.join(PLAN_FIELDS)}"
                 )
         return self
 

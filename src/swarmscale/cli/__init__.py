@@ -10,8 +10,7 @@ import sys
 import typer
 
 from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError
-from swarmscale.cli import catalog_commands
-from swarmscale.cli.output import error_console
+from swarmscale.cli import catalog_commands, train_commands, validate_commands
 
 app = typer.Typer(
     name="swarmscale",
@@ -24,6 +23,9 @@ app.add_typer(catalog_commands.models_app, name="models")
 app.add_typer(catalog_commands.catalog_app, name="catalog")
 app.command("compare-specs")(catalog_commands.compare_specs)
 app.command("headline")(catalog_commands.headline)
+app.command("train")(train_commands.train)
+app.command("validate")(validate_commands.validate)
+app.command("fit")(validate_commands.fit)
 
 BAD_INPUT = (CatalogError, UnknownIdError, UnknownValueError, ValueError)
 
@@ -33,8 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except BAD_INPUT as exc:
-        error_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
-    except Exception as exc:
-        error_console.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)
+    except Exception as exc:  # last resort: a one-line report, never a traceback dump
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n")
         sys.exit(1)

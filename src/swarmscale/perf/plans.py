@@ -113,3 +113,36 @@ class PlanGrid:
 
     def take(self, mask: NDArray[np.bool_] | IntArray) -> PlanGrid:
         return PlanGrid(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
+
+
+def parse_plan(text: str) -> dict[str, int | str]:
+    """Parse `tp=8,pp=16,recompute=full` into fixed plan fields, with errors naming the field."""
+    fixed: dict[str, int | str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        key, value = key.strip().replace("-", "_"), value.strip()
+        if key == "mb":
+            key = "micro_batch"
+        if not sep or key not in PLAN_KEYS:
+            raise ValueError(
+                f"plan item {item!r}: expected key=value with key one of {', '.join(PLAN_KEYS)}"
+            )
+        if key == "recompute":
+            if value not in RECOMPUTE_CODES:
+                raise ValueError(
+                    f"plan field recompute: {value!r} is not one of {', '.join(RECOMPUTE_CODES)}"
+                )
+            fixed[key] = value
+        elif key == "schedule":
+            if value not in SCHEDULE_CODES:
+                raise ValueError(
+                    f"plan field schedule: {value!r} is not one of {', '.join(SCHEDULE_CODES)}"
+                )
+            fixed[key] = value
+        else:
+            if not value.isdigit() or int(value) < (0 if key == "zero" else 1):
+                raise ValueError(f"plan field {key}: {value!r} is not a positive integer")
+            if key == "zero" and int(value) > 3:
+                raise ValueError("plan field zero: must be 0, 1, 2 or 3")
+            fixed[key] = int(value)
+    return fixed

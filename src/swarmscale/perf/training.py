@@ -111,7 +111,7 @@ def _gemm_set_time(
             peak_flops=peak,
             gemm_efficiency=gemm_eff,
             mem_bw=cluster.chip.memory_bandwidth.require(),
-            mem_efficiency=eff.memory.require(),
+            mem_efficiency=eff.gemm_memory.require(),
             bytes_per_element=ACT_BYTES,
             overhead_s=eff.kernel_overhead.require(),
         )

@@ -26,6 +26,9 @@ from swarmscale.workload import TrainingJob
 Objective = Literal["time", "cost", "energy"]
 OBJECTIVES: tuple[str, ...] = ("time", "cost", "energy")
 MAX_MICRO_BATCH = 16
+# Context parallelism pays off for long sequences; below 2K tokens per rank the GEMMs shrink
+# past what the validation cases cover (Llama 3 used CP only at 128K, arXiv:2407.21783).
+MIN_CP_CHUNK = 2048
 CHIP_FRACTIONS = (1, 2, 4, 8)
 
 
@@ -51,7 +54,11 @@ def enumerate_plans(job: TrainingJob, cluster: Cluster, fixed: dict[str, Any]) -
     if "chips" in fixed:
         counts = [int(fixed["chips"])]
     tps = [t for t in _powers_of_two(min(model.heads, 64)) if model.heads % t == 0]
-    cps = [c for c in _powers_of_two(64) if job.seq_len % (2 * c) == 0 and job.seq_len // c >= 512]
+    cps = [
+        c
+        for c in _powers_of_two(64)
+        if job.seq_len % (2 * c) == 0 and job.seq_len // c >= MIN_CP_CHUNK
+    ]
     recomputes = [RECOMPUTE_CODES[r] for r in ("none", "selective", "full")]
     for count in counts:
         for tp, cp in itertools.product(_pick(fixed, "tp", tps), _pick(fixed, "cp", cps or [1])):

@@ -1,0 +1,59 @@
+"""Kernel and collective times against measured or hand-computed numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swarmscale.catalog import Catalog
+from swarmscale.hardware import build_cluster
+from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
+from swarmscale.perf.compute import gemm_time
+
+MICROBENCH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "h100-microbench.jsonl"
+
+
+def _h100_gemm_rows() -> list[dict[str, float]]:
+    if not MICROBENCH.exists():
+        pytest.skip("shared/reference/h100-microbench.jsonl is not beside the project")
+    rows = [json.loads(line) for line in MICROBENCH.read_text().splitlines() if line.strip()]
+    return [row for row in rows if row.get("part") == "gemm"]
+
+
+def test_gemm_time_follows_the_h100_measurements(catalog: Catalog) -> None:
+    """shared/reference/h100-microbench.jsonl: bf16 GEMMs M x 8192 x 8192 on one H100 SXM.
+    The roofline blend stays within 20% from M=1 (memory-bound) to M=16384 (compute-bound)."""
+    h100 = catalog.chip("h100-sxm")
+    eff = catalog.efficiency_for(h100)
+    for row in _h100_gemm_rows():
+        predicted = gemm_time(
+            row["M"], row["K"], row["N"],
+            peak_flops=h100.peak_flops("bf16"), gemm_efficiency=eff.gemm.require(),
+            mem_bw=h100.memory_bandwidth.require(), mem_efficiency=eff.gemm_memory.require(),
+            bytes_per_element=2.0, overhead_s=eff.kernel_overhead.require(),
+        )  # fmt: skip
+        assert float(predicted) == pytest.approx(row["seconds"], rel=0.2), row["M"]
+
+
+def test_all_reduce_inside_an_nvlink_domain(catalog: Catalog) -> None:
+    """1 GB ring all-reduce over 8 H100s: 2 x 7/8 x 1 GB / (450 GB/s x 0.8) + 6 x 3 us."""
+    cluster = build_cluster(catalog, "h100-sxm", 8)
+    links = group_links(cluster, 8, 1)
+    expected = 2 * 7 / 8 * 1e9 / (450e9 * 0.8) + 2 * 3 * 3e-6
+    assert float(all_reduce_time(1e9, 8, links)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_groups_spanning_nodes_use_the_nic(catalog: Catalog) -> None:
+    cluster = build_cluster(catalog, "h100-sxm", 64)
+    inside, across = group_links(cluster, 8, 1), group_links(cluster, 8, 8)
+    assert float(inside.bw) == pytest.approx(450e9 * 0.8)
+    assert float(across.bw) == pytest.approx(50e9 * 0.85)
+    assert float(all_reduce_time(1e9, 8, across)) > float(all_reduce_time(1e9, 8, inside))
+
+
+def test_single_member_groups_cost_nothing(catalog: Catalog) -> None:
+    links = group_links(build_cluster(catalog, "h100-sxm", 8), 1, 1)
+    assert float(all_reduce_time(1e9, 1, links)) == 0.0
+    assert float(all_to_all_time(1e9, 1, links, 0.7)) == 0.0

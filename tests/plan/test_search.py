@@ -1,0 +1,99 @@
+"""Plan search: fixed fields hold, infeasible plans never win, objectives and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from swarmscale.catalog import Catalog
+from swarmscale.hardware import build_cluster
+from swarmscale.perf.plans import Plan, PlanGrid, parse_plan
+from swarmscale.perf.training import evaluate_training
+from swarmscale.plan.search import enumerate_plans, evaluate_plan, search
+from swarmscale.workload import TrainingJob
+
+
+@pytest.fixture
+def job(catalog: Catalog) -> TrainingJob:
+    return TrainingJob(catalog.model("llama3-70b"), 4096, 512, tokens=1e12)
+
+
+def test_best_is_feasible_and_fastest(catalog: Catalog, job: TrainingJob) -> None:
+    cluster = build_cluster(catalog, "h100-sxm", 256)
+    result = search(job, cluster)
+    assert result.best is not None and result.best.feasible
+    arrays, grid = result.arrays, result.grid
+    fastest_feasible = float(np.min(arrays.step_s[arrays.feasible]))
+    assert result.best.totals["step_s"] == pytest.approx(fastest_feasible)
+    assert sum(result.rejected.values()) + result.feasible == result.evaluated == len(grid)
+
+
+def test_fixed_fields_are_held(catalog: Catalog, job: TrainingJob) -> None:
+    cluster = build_cluster(catalog, "h100-sxm", 256)
+    result = search(job, cluster, fixed={"tp": 4, "pp": 4, "recompute": "full"})
+    assert result.best is not None
+    assert result.best.plan.tp == 4 and result.best.plan.pp == 4
+    assert result.best.plan.recompute == "full"
+    assert set(result.grid.tp.tolist()) == {4}
+
+
+def test_cost_objective_can_use_fewer_chips(catalog: Catalog, job: TrainingJob) -> None:
+    cluster = build_cluster(catalog, "h100-sxm", 1024)
+    by_cost = search(job, cluster, "cost")
+    by_time = search(job, cluster, "time")
+    assert by_cost.best is not None and by_time.best is not None
+    assert by_cost.best.totals["cost_usd"] <= by_time.best.totals["cost_usd"]
+    assert by_time.best.totals["step_s"] <= by_cost.best.totals["step_s"]
+
+
+def test_unknown_objective_is_an_error(catalog: Catalog, job: TrainingJob) -> None:
+    with pytest.raises(ValueError, match="objective must be one of"):
+        search(job, build_cluster(catalog, "h100-sxm", 8), "speed")
+
+
+def test_impossible_fixed_plan_says_why(catalog: Catalog, job: TrainingJob) -> None:
+    with pytest.raises(ValueError, match="no plan fits"):
+        enumerate_plans(job, build_cluster(catalog, "h100-sxm", 8), {"tp": 16, "chips": 8})
+
+
+def test_oversized_model_has_no_feasible_plan(catalog: Catalog) -> None:
+    job = TrainingJob(catalog.model("llama3-405b"), 4096, 64)
+    result = search(job, build_cluster(catalog, "h100-sxm", 8))
+    assert result.best is None
+    assert "does not fit in device memory" in result.rejected
+
+
+def test_grid_round_trips_plans() -> None:
+    plans = [Plan(tp=2, pp=4, dp=8, vp=2, schedule="interleaved", recompute="full", zero=3)]
+    assert PlanGrid.from_plans(plans).plan(0) == plans[0]
+
+
+def test_evaluate_plan_matches_grid_evaluation(catalog: Catalog, job: TrainingJob) -> None:
+    cluster = build_cluster(catalog, "h100-sxm", 64)
+    plan = Plan(tp=8, pp=2, dp=4, micro_batch=2, recompute="selective")
+    ranked = evaluate_plan(job, cluster, plan)
+    arrays = evaluate_training(job, cluster, PlanGrid.from_plans([plan]))
+    assert ranked.totals["step_s"] == pytest.approx(float(arrays.step_s[0]))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tp=eight", "tp: 'eight' is not a positive integer"),
+        ("foo=1", "key one of"),
+        ("recompute=some", "not one of none, selective, full"),
+        ("zero=5", "0, 1, 2 or 3"),
+    ],
+)
+def test_parse_plan_errors_name_the_field(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_plan(text)
+
+
+def test_parse_plan() -> None:
+    assert parse_plan("tp=8, pp=16,mb=2,recompute=full") == {
+        "tp": 8,
+        "pp": 16,
+        "micro_batch": 2,
+        "recompute": "full",
+    }

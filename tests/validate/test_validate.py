@@ -1,0 +1,119 @@
+"""The shipped validation cases meet the accuracy targets; the CLI keeps its contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swarmscale.catalog import Catalog, CatalogError
+from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
+from swarmscale.cli import main
+from swarmscale.validate.fit import fit_factor
+from swarmscale.validate.runner import run_cases, summarize
+
+TRAINING = SHIPPED_CASES / "training.yaml"
+
+
+def test_shipped_training_cases_meet_targets(catalog: Catalog) -> None:
+    """Issue 3: median |error| <= 10%, max <= 25% on the shipped training cases."""
+    summary = summarize(run_cases(load_cases(TRAINING), catalog))
+    assert summary["n"] >= 15
+    assert summary["median_abs_error"] is not None and summary["median_abs_error"] <= 0.10
+    assert summary["max_abs_error"] is not None and summary["max_abs_error"] <= 0.25
+
+
+def test_fit_reproduces_the_catalog_value_and_ignores_test_cases(catalog: Catalog) -> None:
+    cases = load_cases(TRAINING)
+    fitted = fit_factor(cases, catalog, "a100-sxm-80gb", "gemm").fitted
+    a100 = catalog.efficiency_for(catalog.chip("a100-sxm-80gb"))
+    assert fitted == pytest.approx(a100.gemm.require())
+    tampered = [
+        case.model_copy(update={"measured": {k: v * 3 for k, v in case.measured.items()}})
+        if case.split == "test" else case
+        for case in cases
+    ]  # fmt: skip
+    assert fit_factor(tampered, catalog, "a100-sxm-80gb", "gemm").fitted == fitted
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "cases.yaml"
+    path.write_text(body)
+    return path
+
+
+SINGLE_GPU = """
+cases:
+  - id: h100-gpt-1.3b-inline
+    kind: training
+    source: "hand-written test case"
+    architecture: {layers: 24, d_model: 2048, heads: 16, kv_heads: 16, ffn_hidden: 8192,
+                   vocab: 50304, activation: gelu, tied_embeddings: true}
+    chip: h100-sxm
+    chips: 1
+    precision: bf16
+    seq_len: 2048
+    global_batch: 4
+    micro_batch: 4
+    plan: {tp: 1, pp: 1, dp: 1}
+    measured: {tokens_per_s: 49217}
+"""
+
+
+def test_validate_json_contract_with_inline_single_gpu_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["validate", str(_write(tmp_path, SINGLE_GPU)), "--json"], capsys)
+    assert code == 0
+    payload = json.loads(out)
+    (case,) = payload["cases"]
+    assert set(case) >= {"id", "kind", "metric", "measured", "predicted", "error"}
+    assert case["error"] == pytest.approx(case["predicted"] / case["measured"] - 1)
+    assert payload["summary"]["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("replace", "field"),
+    [
+        (("chips: 1", "chips: -1"), "chips"),
+        (("bf16", "bf12"), "precision"),
+        (("tokens_per_s", "ttft_s"), "measured"),
+        (("    plan: {tp: 1, pp: 1, dp: 1}\n", ""), None),
+    ],
+)
+def test_bad_case_file_exits_2_naming_case_and_field(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    replace: tuple[str, str],
+    field: str | None,
+) -> None:
+    body = SINGLE_GPU.replace(*replace)
+    if field is None:
+        body = body.replace("    global_batch: 4\n", "")
+        field = "global_batch"
+    code, out, err = run(["validate", str(_write(tmp_path, body))], capsys)
+    assert code == 2 and out == ""
+    assert "h100-gpt-1.3b-inline" in err and field in err
+
+
+def test_unknown_case_key_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, SINGLE_GPU.replace("chips: 1", "chips: 1\n    colour: red"))
+    with pytest.raises(CatalogError, match="colour"):
+        load_cases(path)
+
+
+def test_validate_markdown_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "validation.md"
+    code, _, _ = run(["validate", str(TRAINING), "--markdown", str(out_file)], capsys)
+    assert code == 0
+    text = out_file.read_text()
+    assert "| fit split |" in text and "## Fit: `gemm` of `a100-sxm-80gb`" in text
