@@ -35,5 +35,8 @@ test: lint typecheck
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.run
 
+validation-docs: $(STAMP_RUN)
+	$(BIN)/swarmscale validate --markdown docs/validation.md
+
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

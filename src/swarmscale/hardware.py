@@ -23,6 +23,7 @@ class Cluster:
     efficiency: Efficiency
     assumptions: Assumptions
     system: System | None = None
+    purchase_price_usd: float | None = None
 
     def __post_init__(self) -> None:
         if self.count < 1:
@@ -44,14 +45,23 @@ class Cluster:
         return load * self.chip.tdp.require() * (1.0 + self.assumptions.host_overhead.require())
 
     @property
-    def price_per_chip_hour_usd(self) -> float | None:
-        """Rental price when the catalog has one, else purchase price spread over its life."""
+    def cost_basis(self) -> str | None:
+        """'purchase' (amortised price, energy paid apart), 'rent' (energy included) or None."""
+        if self.purchase_price_usd is not None:
+            return "purchase"
         if self.chip.rent is not None and self.chip.rent.value is not None:
+            return "rent"
+        return None
+
+    @property
+    def price_per_chip_hour_usd(self) -> float | None:
+        """Purchase price spread over its service life, else the rental price per hour."""
+        if self.purchase_price_usd is not None:
+            hours = self.assumptions.amortisation.require() / 3600.0
+            return self.purchase_price_usd / hours
+        if self.chip.rent is not None:
             return self.chip.rent.value
-        if self.chip.price.value is None:
-            return None
-        hours = self.assumptions.amortisation.require() / 3600.0
-        return self.chip.price.value / hours
+        return None
 
 
 def _known(value: float | None, what: str, chip_id: str) -> float:
@@ -89,4 +99,20 @@ def build_cluster(
         efficiency=efficiency or catalog.efficiency_for(chip),
         assumptions=catalog.assumptions,
         system=system,
+        purchase_price_usd=purchase_price(catalog, chip),
     )
+
+
+def purchase_price(catalog: Catalog, chip: Chip) -> float | None:
+    """The chip's catalog price, else its most recent dated purchase observation."""
+    if chip.price.value is not None:
+        return chip.price.value
+    facts = sorted(
+        (
+            fact
+            for fact in catalog.prices
+            if fact.chip == chip.id and fact.what == "purchase" and fact.price.value is not None
+        ),
+        key=lambda fact: fact.date,
+    )
+    return facts[-1].price.value if facts else None

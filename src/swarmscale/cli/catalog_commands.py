@@ -11,6 +11,7 @@ from swarmscale.catalog import Chip, Model, default_catalog
 from swarmscale.catalog.audit import audit
 from swarmscale.catalog.units import from_si
 from swarmscale.cli.output import console, fmt, fmt_ratio, print_json
+from swarmscale.cli.train_commands import batch_sequences, plan_training
 from swarmscale.perf.params import count_params
 from swarmscale.report.specs import HEADLINE_FIELDS, SPEC_FIELDS, compare, fields_named
 
@@ -278,9 +279,55 @@ def catalog_check(as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
 
 
+HEADLINE_TRAINING = (
+    ("llama3-70b", 15e12, 8192, 16e6),
+    (("h100-sxm", "hgx-h100-8"), ("ascend-910c", "cloudmatrix-384"), ("ascend-910b", None)),
+    2048,
+)
+
+
 def headline() -> None:
-    """The scenario `make run` shows: the chips the news articles name, side by side."""
+    """The scenario `make run` shows: the chips the articles name, then one training job on an
+    all-NVIDIA and on all-Ascend fleets of the same size."""
     catalog = default_catalog()
     chips = [catalog.chip(chip_id) for chip_id in ARTICLE_CHIPS if chip_id in catalog.chips]
     result = compare(chips, fields_named(HEADLINE_FIELDS))
     _print_comparison(result, "Chips named in the articles, relative to the NVIDIA H100 SXM")
+    (model_id, tokens, seq, batch_tokens), fleets, count = HEADLINE_TRAINING
+    table = Table(
+        title=f"Training {model_id} on {tokens / 1e12:g}T tokens with {count:,} chips "
+        "(best plan each; estimates for Ascend efficiency)"
+    )
+    for header in ("chip", "system", "best plan", "MFU", "days", "MW", "MWh", "cost $M"):
+        table.add_column(header)
+    for chip_id, system_id in fleets:
+        _, search_result = plan_training(
+            model_id,
+            chip_id,
+            count,
+            tokens,
+            seq,
+            batch_sequences(batch_tokens, seq),
+            "bf16",
+            system_id,
+            "time",
+            None,
+            1,
+        )
+        best = search_result.best
+        if best is None:
+            table.add_row(chip_id, system_id or "-", "no feasible plan", "", "", "", "", "")
+            continue
+        totals = best.totals
+        cost = totals["cost_usd"]
+        table.add_row(
+            chip_id,
+            system_id or "-",
+            best.plan.describe(),
+            f"{100 * best.mfu:.0f}%",
+            fmt(totals["time_days"]),
+            fmt(totals["power_mw"]),
+            fmt(totals["energy_mwh"]),
+            "?" if cost is None else fmt(cost / 1e6),
+        )
+    console.print(table)

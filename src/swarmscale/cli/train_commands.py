@@ -156,6 +156,7 @@ def _print_best(result: SearchResult, job: TrainingJob, chips: int) -> None:
             f"time to train {fmt(totals['time_days'])} days, {fmt(totals['chip_hours'])} "
             f"chip-hours, {fmt(totals['power_mw'])} MW, {fmt(totals['energy_mwh'])} MWh, "
             f"cost {'unknown (no price in the catalog)' if cost is None else '$' + fmt(cost)}"
+            f" ({totals['cost_basis']} basis)"
         )
     else:
         console.print(f"{fmt(totals['tokens_per_s'])} tokens/s (give --tokens for totals)")

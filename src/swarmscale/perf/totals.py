@@ -1,12 +1,14 @@
 """From step time to what a planner asks: tokens/s, days, chip-hours, energy and money.
 
 Energy = chips x IT power per chip x time x PUE. Cost = chip-hours x price per chip-hour
-(rent, or purchase price over its service life) + energy x energy price.
+(purchase price over its service life) + energy x energy price; where only a rental price is
+known, chip-hours x rent, which already pays for power.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +30,9 @@ class TrainingTotals:
     power_w: FloatArray
     energy_kwh: FloatArray
     cost_usd: FloatArray | None
+    cost_basis: str | None
 
-    def at(self, index: int) -> dict[str, float | None]:
+    def at(self, index: int) -> dict[str, Any]:
         """Plain numbers for one plan, for tables and JSON."""
         return {
             "step_s": float(self.step_s[index]),
@@ -41,6 +44,7 @@ class TrainingTotals:
             "power_mw": float(self.power_w[index]) / 1e6,
             "energy_mwh": float(self.energy_kwh[index]) / 1e3,
             "cost_usd": None if self.cost_usd is None else float(self.cost_usd[index]),
+            "cost_basis": self.cost_basis,
         }
 
 
@@ -55,7 +59,8 @@ def training_totals(
     energy_kwh = power_w * time_s / 3.6e6
     price = cluster.price_per_chip_hour_usd
     energy_price = cluster.assumptions.energy_price.require()
-    cost = None if price is None else chip_hours * price + energy_kwh * energy_price
+    energy_cost = 0.0 if cluster.cost_basis == "rent" else energy_kwh * energy_price
+    cost = None if price is None else chip_hours * price + energy_cost
     return TrainingTotals(
         step_s=np.asarray(step_s),
         tokens_per_s=np.asarray(job.tokens_per_step / step_s),
@@ -65,4 +70,5 @@ def training_totals(
         power_w=np.asarray(power_w),
         energy_kwh=np.asarray(energy_kwh),
         cost_usd=None if cost is None else np.asarray(cost),
+        cost_basis=cluster.cost_basis,
     )

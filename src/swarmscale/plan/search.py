@@ -137,7 +137,7 @@ class RankedPlan:
     breakdown: dict[str, float]
     mfu: float
     hfu: float
-    totals: dict[str, float | None]
+    totals: dict[str, Any]
     feasible: bool
     reason: str
 
