@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import pytest
 
 from swarmscale.catalog import Catalog
+from swarmscale.catalog.loader import DATA_ROOT
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
 from swarmscale.perf.compute import gemm_time
 
-MICROBENCH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "h100-microbench.jsonl"
+MICROBENCH = DATA_ROOT / "measurements" / "h100-microbench.jsonl"
 
 
 def _h100_gemm_rows() -> list[dict[str, float]]:
-    if not MICROBENCH.exists():
-        pytest.skip("shared/reference/h100-microbench.jsonl is not beside the project")
     rows = [json.loads(line) for line in MICROBENCH.read_text().splitlines() if line.strip()]
     return [row for row in rows if row.get("part") == "gemm"]
 
 
 def test_gemm_time_follows_the_h100_measurements(catalog: Catalog) -> None:
-    """shared/reference/h100-microbench.jsonl: bf16 GEMMs M x 8192 x 8192 on one H100 SXM.
+    """catalog/data/measurements/h100-microbench.jsonl: bf16 GEMMs M x 8192 x 8192 on one H100 SXM.
     The roofline blend stays within 20% from M=1 (memory-bound) to M=16384 (compute-bound)."""
     h100 = catalog.chip("h100-sxm")
     eff = catalog.efficiency_for(h100)
