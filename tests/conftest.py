@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from swarmscale.catalog import Catalog, default_catalog
 from swarmscale.catalog.loader import DATA_ROOT
+from swarmscale.cli import main
+
+CliRunner = Callable[[list[str]], tuple[int, str, str]]
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +26,17 @@ def catalog_copy(tmp_path: Path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(DATA_ROOT, target)
     return target
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        captured = capsys.readouterr()
+        code = exit_info.value.code
+        return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+    return run

@@ -6,20 +6,12 @@ import json
 
 import pytest
 
-from swarmscale.cli import main
 from swarmscale.cli.train_commands import batch_sequences
+from tests.conftest import CliRunner
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    captured = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
-
-
-def test_train_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
+def test_train_json(run_cli: CliRunner) -> None:
+    code, out, _ = run_cli(
         [
             "train",
             "--model",
@@ -33,8 +25,7 @@ def test_train_json(capsys: pytest.CaptureFixture[str]) -> None:
             "--plan",
             "tp=2",
             "--json",
-        ],
-        capsys,
+        ]
     )
     assert code == 0
     payload = json.loads(out)
@@ -44,8 +35,8 @@ def test_train_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert best["totals"]["chip_hours"] > 0 and best["totals"]["cost_usd"] > 0
 
 
-def test_train_human_output(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
+def test_train_human_output(run_cli: CliRunner) -> None:
+    code, out, _ = run_cli(
         [
             "train",
             "--model",
@@ -56,8 +47,7 @@ def test_train_human_output(capsys: pytest.CaptureFixture[str]) -> None:
             "512",
             "--tokens",
             "1e12",
-        ],
-        capsys,
+        ]
     )
     assert code == 0
     assert "best plan" in out and "time to train" in out
@@ -72,11 +62,9 @@ def test_train_human_output(capsys: pytest.CaptureFixture[str]) -> None:
         (["--model", "llama-3"], "did you mean"),
     ],
 )
-def test_train_bad_input_exits_2(
-    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_train_bad_input_exits_2(args: list[str], message: str, run_cli: CliRunner) -> None:
     base = ["train", "--model", "llama3-8b", "--chip", "h100-sxm", "--chips", "8"]
-    code, out, err = run(base + args, capsys)
+    code, out, err = run_cli(base + args)
     assert code == 2 and out == "" and message in err
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from swarmscale.catalog import Catalog, CatalogError
 from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
-from swarmscale.cli import main
 from swarmscale.validate.fit import fit_factor
 from swarmscale.validate.runner import run_cases, summarize
+from tests.conftest import CliRunner
 
 TRAINING = SHIPPED_CASES / "training.yaml"
 
@@ -35,14 +35,6 @@ def test_fit_reproduces_the_catalog_value_and_ignores_test_cases(catalog: Catalo
         for case in cases
     ]  # fmt: skip
     assert fit_factor(tampered, catalog, "a100-sxm-80gb", "gemm").fitted == fitted
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    captured = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 def _write(tmp_path: Path, body: str) -> Path:
@@ -70,9 +62,9 @@ cases:
 
 
 def test_validate_json_contract_with_inline_single_gpu_case(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, run_cli: CliRunner
 ) -> None:
-    code, out, _ = run(["validate", str(_write(tmp_path, SINGLE_GPU)), "--json"], capsys)
+    code, out, _ = run_cli(["validate", str(_write(tmp_path, SINGLE_GPU)), "--json"])
     assert code == 0
     payload = json.loads(out)
     (case,) = payload["cases"]
@@ -92,7 +84,7 @@ def test_validate_json_contract_with_inline_single_gpu_case(
 )
 def test_bad_case_file_exits_2_naming_case_and_field(
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: CliRunner,
     replace: tuple[str, str],
     field: str | None,
 ) -> None:
@@ -100,7 +92,7 @@ def test_bad_case_file_exits_2_naming_case_and_field(
     if field is None:
         body = body.replace("    global_batch: 4\n", "")
         field = "global_batch"
-    code, out, err = run(["validate", str(_write(tmp_path, body))], capsys)
+    code, out, err = run_cli(["validate", str(_write(tmp_path, body))])
     assert code == 2 and out == ""
     assert "h100-gpt-1.3b-inline" in err and field in err
 
@@ -111,9 +103,9 @@ def test_unknown_case_key_is_an_error(tmp_path: Path) -> None:
         load_cases(path)
 
 
-def test_validate_markdown_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_markdown_report(tmp_path: Path, run_cli: CliRunner) -> None:
     out_file = tmp_path / "validation.md"
-    code, _, _ = run(["validate", str(TRAINING), "--markdown", str(out_file)], capsys)
+    code, _, _ = run_cli(["validate", str(TRAINING), "--markdown", str(out_file)])
     assert code == 0
     text = out_file.read_text()
     assert "| fit split |" in text and "## Fit: `gemm` of `a100-sxm-80gb`" in text
