@@ -1,7 +1,8 @@
 """Hardware a job runs on: one chip kind in a two-level network (scale-up domain, scale-out NICs).
 
 Bandwidths here are per chip and per direction, in bytes/s: the catalog quotes scale-up links
-with both directions added (NVLink "900 GB/s"), so that figure is halved once, here.
+with both directions added (NVLink "900 GB/s"), so that figure is halved once, here. A chip
+whose NIC rate is unknown can still run anything that stays inside one scale-up domain.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class Cluster:
     count: int
     domain_size: int
     scale_up_bw: float
-    scale_out_bw: float
+    scale_out_bw: float | None
     efficiency: Efficiency
     assumptions: Assumptions
     system: System | None = None
@@ -29,8 +30,9 @@ class Cluster:
         if self.count < 1:
             raise ValueError(f"a cluster needs at least one chip, got {self.count}")
         for name in ("domain_size", "scale_up_bw", "scale_out_bw"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
 
     @property
     def it_power_per_chip_w(self) -> float:
@@ -95,7 +97,7 @@ def build_cluster(
         count=count,
         domain_size=max(1, min(domain, count)),
         scale_up_bw=_known(up_bidir, "scale-up bandwidth", chip.id) / 2,
-        scale_out_bw=_known(out, "scale-out bandwidth", chip.id),
+        scale_out_bw=out,
         efficiency=efficiency or catalog.efficiency_for(chip),
         assumptions=catalog.assumptions,
         system=system,

@@ -51,3 +51,28 @@ class TrainingJob:
     @property
     def steps(self) -> float | None:
         return None if self.tokens is None else self.tokens / self.tokens_per_step
+
+
+ServePrecision = Literal["bf16", "fp8", "int8", "int4"]
+
+
+@dataclass(frozen=True)
+class InferenceJob:
+    """Serve `model` with weights at `precision` (int4 means 4-bit weights, bf16 compute).
+
+    `kv_bytes`: bytes per KV-cache element (fp8 caches halve bf16's 2). `act_bytes`: bytes per
+    element of activations sent between chips. `prefix_hit`: share of each prompt found in a
+    prefix cache and not recomputed.
+    """
+
+    model: Model
+    precision: ServePrecision = "bf16"
+    kv_bytes: float = 2.0
+    act_bytes: float = 2.0
+    prefix_hit: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.prefix_hit < 1.0:
+            raise ValueError(f"prefix_hit must be in [0, 1), got {self.prefix_hit}")
+        if self.kv_bytes <= 0 or self.act_bytes <= 0:
+            raise ValueError("kv_bytes and act_bytes must be positive")

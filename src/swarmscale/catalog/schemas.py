@@ -333,6 +333,9 @@ class Efficiency(Frozen):
     kernel_overhead: Seconds = Field(description="fixed launch and host cost per kernel")
     scale_up_latency: Seconds
     scale_out_latency: Seconds
+    serving_step_overhead: Seconds = Field(
+        description="fixed host cost of one serving iteration: scheduling, sampling, batching"
+    )
 
     @model_validator(mode="after")
     def _fractions_at_most_one(self) -> Efficiency:
@@ -354,6 +357,7 @@ class Efficiency(Frozen):
 EFFICIENCY_FACTORS = (
     "gemm", "gemm_fp8", "attention", "memory", "gemm_memory", "scale_up", "scale_out",
     "all_to_all", "kernel_overhead", "scale_up_latency", "scale_out_latency",
+    "serving_step_overhead",
 )  # fmt: skip
 
 
@@ -372,6 +376,7 @@ class EfficiencyEntry(Frozen):
     kernel_overhead: Seconds | None = None
     scale_up_latency: Seconds | None = None
     scale_out_latency: Seconds | None = None
+    serving_step_overhead: Seconds | None = None
     fitted: tuple[str, ...] = Field(
         default=(), description="factors of this entry fitted on the fit-split cases"
     )

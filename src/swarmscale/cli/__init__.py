@@ -10,7 +10,13 @@ import sys
 import typer
 
 from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError
-from swarmscale.cli import catalog_commands, train_commands, validate_commands
+from swarmscale.cli import (
+    catalog_commands,
+    serve_commands,
+    train_commands,
+    validate_commands,
+)
+from swarmscale.plan.serving import NoServingPlanError
 
 app = typer.Typer(
     name="swarmscale",
@@ -24,6 +30,7 @@ app.add_typer(catalog_commands.catalog_app, name="catalog")
 app.command("compare-specs")(catalog_commands.compare_specs)
 app.command("headline")(catalog_commands.headline)
 app.command("train")(train_commands.train)
+app.command("serve")(serve_commands.serve)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 

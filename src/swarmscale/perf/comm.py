@@ -35,8 +35,13 @@ def group_links(cluster: Cluster, size: ArrayLike, stride: ArrayLike) -> Links:
     inside = span <= cluster.domain_size
     eff = cluster.efficiency
     up_bw = cluster.scale_up_bw * eff.scale_up.require()
-    out_bw = cluster.scale_out_bw * eff.scale_out.require()
-    bw = np.where(inside, up_bw, min(out_bw, up_bw))
+    if cluster.scale_out_bw is None:
+        # Unknown NIC: a group that leaves the domain cannot be timed (its bandwidth is 0, so
+        # its time is infinite and the plan is reported as needing the NIC rate).
+        out_bw = 0.0
+    else:
+        out_bw = min(cluster.scale_out_bw * eff.scale_out.require(), up_bw)
+    bw = np.where(inside, up_bw, out_bw)
     latency = np.where(inside, eff.scale_up_latency.require(), eff.scale_out_latency.require())
     return Links(bw=np.asarray(bw, dtype=float), latency_s=np.asarray(latency, dtype=float))
 
@@ -45,18 +50,25 @@ def _hops(n: FloatArray) -> FloatArray:
     return np.where(n > 1, np.ceil(np.log2(np.maximum(n, 2.0))), 0.0)
 
 
+def _transfer(volume: ArrayLike, bw: FloatArray) -> FloatArray:
+    """volume / bw, with nothing to send costing nothing and an unknown link (bw 0) infinite."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seconds = np.asarray(volume, dtype=float) / bw
+    return np.where(np.asarray(volume) == 0, 0.0, seconds)
+
+
 def all_reduce_time(buffer_bytes: ArrayLike, n: ArrayLike, links: Links) -> FloatArray:
     """Ring all-reduce of `buffer_bytes` over `n` members; zero when n == 1."""
     members = np.asarray(n, dtype=float)
     volume = 2.0 * (members - 1.0) / members * buffer_bytes
-    return np.asarray(volume / links.bw + 2.0 * _hops(members) * links.latency_s)
+    return np.asarray(_transfer(volume, links.bw) + 2.0 * _hops(members) * links.latency_s)
 
 
 def all_gather_time(buffer_bytes: ArrayLike, n: ArrayLike, links: Links) -> FloatArray:
     """All-gather (or reduce-scatter) whose full result is `buffer_bytes`."""
     members = np.asarray(n, dtype=float)
     volume = (members - 1.0) / members * buffer_bytes
-    return np.asarray(volume / links.bw + _hops(members) * links.latency_s)
+    return np.asarray(_transfer(volume, links.bw) + _hops(members) * links.latency_s)
 
 
 def all_to_all_time(
@@ -66,9 +78,9 @@ def all_to_all_time(
     members = np.asarray(n, dtype=float)
     volume = (members - 1.0) / members * send_bytes
     hops = np.where(members > 1, 1.0, 0.0) * (1.0 + _hops(members))
-    return np.asarray(volume / (links.bw * all_to_all_efficiency) + hops * links.latency_s)
+    return np.asarray(_transfer(volume, links.bw * all_to_all_efficiency) + hops * links.latency_s)
 
 
 def p2p_time(message_bytes: ArrayLike, links: Links) -> FloatArray:
     """One point-to-point transfer (pipeline activations or their gradients)."""
-    return np.asarray(message_bytes / links.bw + links.latency_s)
+    return np.asarray(_transfer(message_bytes, links.bw) + links.latency_s)

@@ -60,7 +60,9 @@ REASONS = (
     "ZeRO-3 is not combined with pipeline parallelism",
     "does not fit in device memory",
     "DualPipe needs an even pp of at least 2 and at least pp micro-batches",
+    "spans scale-up domains, but the chip's scale-out bandwidth is unknown",
 )
+REASON_NO_NIC = len(REASONS) - 1
 REASON_OOM = REASONS.index("does not fit in device memory")
 
 
@@ -200,7 +202,7 @@ def _layer_times(
 
     cp_links = group_links(cluster, cp, tp)
     kv_bytes = tokens * shapes.kv_width * ACT_BYTES / np.where(tp > 1, np.minimum(tp, 8.0), 1.0)
-    cp_step = np.where(cp > 1, (cp - 1) * (kv_bytes / cp_links.bw + cp_links.latency_s), 0.0)
+    cp_step = np.where(cp > 1, (cp - 1) * p2p_time(kv_bytes, cp_links), 0.0)
     cp_f = np.maximum(0.0, cp_step - attn_f)
     cp_b = np.maximum(0.0, 2.0 * cp_step - ATTENTION_BACKWARD_RATIO * attn_f)
 
@@ -317,7 +319,11 @@ def _validity(
     dualpipe_bad = (grid.schedule == SCHEDULE_CODES["dualpipe"]) & (
         (grid.pp < 2) | (grid.pp % 2 != 0) | (micro_batches < grid.pp)
     )
-    return np.where((reason == 0) & dualpipe_bad, len(REASONS) - 1, reason)
+    return np.where(
+        (reason == 0) & dualpipe_bad,
+        REASONS.index("DualPipe needs an even pp of at least 2 and at least pp micro-batches"),
+        reason,
+    )
 
 
 def model_flops_per_token(job: TrainingJob, shapes: LayerShapes | None = None) -> float:
@@ -330,7 +336,16 @@ def model_flops_per_token(job: TrainingJob, shapes: LayerShapes | None = None) -
 
 
 def evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> TrainingArrays:
-    """Step time, its breakdown, memory per device and FLOPs for every plan in `grid`."""
+    """Step time, its breakdown, memory per device and FLOPs for every plan in `grid`.
+
+    Plans whose groups cross an unknown NIC get infinite times (inf - inf and 0 x inf appear
+    on the way, hence the silenced warnings) and are rejected with REASON_NO_NIC.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _evaluate_training(job, cluster, grid)
+
+
+def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> TrainingArrays:
     shapes = layer_shapes(job.model)
     eff = cluster.efficiency
     chip = cluster.chip
@@ -451,6 +466,7 @@ def evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tra
     reason = _validity(job, cluster, grid, shapes)
     capacity = chip.memory.require() * USABLE_MEMORY_FRACTION
     reason = np.where((reason == 0) & (memory > capacity), REASON_OOM, reason)
+    reason = np.where((reason == 0) & ~np.isfinite(step_s), REASON_NO_NIC, reason)
 
     model_flops = model_flops_per_token(job, shapes) * job.tokens_per_step
     recompute_flops = np.where(
@@ -462,15 +478,22 @@ def evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tra
             0.0,
         ),
     )
+
+    # A group over an unknown NIC has infinite time; keep it infinite (never NaN) so that
+    # comparisons stay meaningful and the plan is rejected with REASON_NO_NIC.
+    def finite_or_inf(values: FloatArray) -> FloatArray:
+        return np.nan_to_num(np.asarray(values, dtype=float), nan=np.inf)
+
+    step_s = finite_or_inf(step_s)
     return TrainingArrays(
         step_s=step_s,
-        compute_s=micro_batches * per_stage * mix("compute"),
-        tp_comm_s=micro_batches * per_stage * mix("tp"),
-        cp_comm_s=micro_batches * per_stage * mix("cp"),
-        ep_comm_s=micro_batches * per_stage * mix("ep"),
-        pp_comm_s=micro_batches * p2p_s,
-        dp_comm_s=dp_exposed,
-        bubble_s=bubble_s,
+        compute_s=finite_or_inf(micro_batches * per_stage * mix("compute")),
+        tp_comm_s=finite_or_inf(micro_batches * per_stage * mix("tp")),
+        cp_comm_s=finite_or_inf(micro_batches * per_stage * mix("cp")),
+        ep_comm_s=finite_or_inf(micro_batches * per_stage * mix("ep")),
+        pp_comm_s=finite_or_inf(micro_batches * p2p_s),
+        dp_comm_s=finite_or_inf(dp_exposed),
+        bubble_s=finite_or_inf(bubble_s),
         optimizer_s=optimizer_s,
         weights_bytes=weights,
         grads_bytes=grads,
