@@ -34,7 +34,8 @@ app.command("serve")(serve_commands.serve)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 
-BAD_INPUT = (CatalogError, UnknownIdError, UnknownValueError, ValueError)
+# NoServingPlanError is a ValueError: listed to show that an unmeetable SLO is bad input.
+BAD_INPUT = (CatalogError, UnknownIdError, UnknownValueError, NoServingPlanError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -11,7 +11,7 @@ from swarmscale.catalog import default_catalog
 from swarmscale.cli.output import console, error_console, fmt, print_json
 from swarmscale.hardware import build_cluster
 from swarmscale.plan.serving import ServingDesign, ServingTarget, design
-from swarmscale.workload import InferenceJob
+from swarmscale.workload import InferenceJob, ServePrecision
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 PRECISIONS = ("bf16", "fp8", "int8", "int4")
@@ -33,8 +33,8 @@ def serving_design(
     kv_bytes = 1.0 if precision in ("fp8", "int8") else 2.0
     job = InferenceJob(
         catalog.model(model),
-        precision,
-        kv_bytes=kv_bytes,  # type: ignore[arg-type]
+        cast(ServePrecision, precision),
+        kv_bytes=kv_bytes,
         prefix_hit=prefix_hit,
     )
     # Size the pool as one large fleet so the scale-up domain is the chip's (or system's).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -13,7 +13,7 @@ from swarmscale.cli.output import console, error_console, fmt, print_json
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.plans import parse_plan
 from swarmscale.plan.search import OBJECTIVES, RankedPlan, SearchResult, search
-from swarmscale.workload import TrainingJob
+from swarmscale.workload import TrainingJob, TrainPrecision
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 DEFAULT_SEQ = 4096
@@ -60,7 +60,7 @@ def plan_training(
     if objective not in OBJECTIVES:
         raise ValueError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     catalog = default_catalog()
-    job = TrainingJob(catalog.model(model), seq, batch, precision, tokens)  # type: ignore[arg-type]
+    job = TrainingJob(catalog.model(model), seq, batch, cast(TrainPrecision, precision), tokens)
     cluster = build_cluster(catalog, chip, chips, system)
     fixed = parse_plan(plan) if plan else {}
     return job, search(job, cluster, objective, fixed, top_k=top)

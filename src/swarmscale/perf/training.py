@@ -482,7 +482,8 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     # A group over an unknown NIC has infinite time; keep it infinite (never NaN) so that
     # comparisons stay meaningful and the plan is rejected with REASON_NO_NIC.
     def finite_or_inf(values: FloatArray) -> FloatArray:
-        return np.nan_to_num(np.asarray(values, dtype=float), nan=np.inf)
+        cleaned: FloatArray = np.nan_to_num(np.asarray(values, dtype=float), nan=np.inf)
+        return cleaned
 
     step_s = finite_or_inf(step_s)
     return TrainingArrays(

@@ -191,7 +191,7 @@ def _explain(job: InferenceJob, cluster: Cluster, target: ServingTarget, limits:
             f"{job.model.id} does not fit any replica layout of {cluster.chip.id} "
             f"(weights exceed memory)"
         )
-    kinds = {}
+    kinds: dict[str, str] = {}
     for limit in limits:
         key = limit.split(":")[0]
         kinds.setdefault(key, limit)
