@@ -16,11 +16,21 @@ from pathlib import Path
 from swarmscale.catalog import default_catalog
 from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
 from swarmscale.hardware import build_cluster
+from swarmscale.perf.inference import ReplicaModel, ServingPlan
 from swarmscale.plan.search import search
+from swarmscale.sim.serving import simulate_serving
+from swarmscale.traces.azure_llm import load_azure_llm
 from swarmscale.validate.runner import run_cases
-from swarmscale.workload import TrainingJob
+from swarmscale.workload import InferenceJob, TrainingJob
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+AZURE_CONV = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "traces"
+    / "azure-llm-2023"
+    / "AzureLLMInferenceTrace_conv.csv"
+)
 REPEATS = 5
 
 
@@ -57,14 +67,42 @@ def plan_search_405b() -> list[str]:
 
 def validation_suite() -> list[str]:
     catalog = default_catalog()
-    cases = load_cases(SHIPPED_CASES / "training.yaml")
+    cases = [case for path in sorted(SHIPPED_CASES.glob("*.yaml")) for case in load_cases(path)]
     median, best = _time(lambda: run_cases(cases, catalog), repeats=3)
     return [
-        "## Validation: every shipped training case",
+        "## Validation: every shipped case (training and inference)",
         "",
         "| cases | median wall s | best wall s |",
         "|---|---|---|",
         f"| {len(cases)} | {median:.3f} | {best:.3f} |",
+    ]
+
+
+def serving_simulation() -> list[str]:
+    title = "## Serving simulation: full Azure LLM 2023 conversation trace on 16 replicas"
+    if not AZURE_CONV.exists():
+        return [
+            title,
+            "",
+            f"Skipped: {AZURE_CONV} is not on this machine (the project ships "
+            "only a 2,000-request subsample).",
+        ]
+    catalog = default_catalog()
+    trace = load_azure_llm(AZURE_CONV)
+    job = InferenceJob(catalog.model("llama3-70b"), "fp8", kv_bytes=1.0)
+    plan = ServingPlan(tp=2)
+    replica = ReplicaModel(job, build_cluster(catalog, "h100-sxm", 32), plan)
+    result = simulate_serving(trace, replica, 16)
+    median, best = _time(lambda: simulate_serving(trace, replica, 16), repeats=3)
+    return [
+        title,
+        "",
+        "Llama 3.1 70B, FP8, TP2 replicas of H100. Goal from issue 4: under 5 s.",
+        "",
+        "| requests | median wall s | best wall s | requests per second simulated | p99 TTFT s |",
+        "|---|---|---|---|---|",
+        f"| {len(trace):,} | {median:.3f} | {best:.3f} | {len(trace) / median:,.0f} | "
+        f"{result.percentile('ttft_s', 99):.3f} |",
     ]
 
 
@@ -81,6 +119,8 @@ def main() -> None:
         *plan_search_405b(),
         "",
         *validation_suite(),
+        "",
+        *serving_simulation(),
     ]
     OUTPUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -24,6 +24,14 @@ def test_shipped_training_cases_meet_targets(catalog: Catalog) -> None:
     assert summary["max_abs_error"] is not None and summary["max_abs_error"] <= 0.25
 
 
+def test_shipped_inference_cases_meet_targets(catalog: Catalog) -> None:
+    """Issue 4: median |error| <= 15%, max <= 30% on the shipped inference cases."""
+    summary = summarize(run_cases(load_cases(SHIPPED_CASES / "inference.yaml"), catalog))
+    assert summary["n"] >= 10
+    assert summary["median_abs_error"] is not None and summary["median_abs_error"] <= 0.15
+    assert summary["max_abs_error"] is not None and summary["max_abs_error"] <= 0.30
+
+
 def test_fit_reproduces_the_catalog_value_and_ignores_test_cases(catalog: Catalog) -> None:
     cases = load_cases(TRAINING)
     fitted = fit_factor(cases, catalog, "a100-sxm-80gb", "gemm").fitted
@@ -108,4 +116,4 @@ def test_validate_markdown_report(tmp_path: Path, run_cli: CliRunner) -> None:
     code, _, _ = run_cli(["validate", str(TRAINING), "--markdown", str(out_file)])
     assert code == 0
     text = out_file.read_text()
-    assert "| fit split |" in text and "## Fit: `gemm` of `a100-sxm-80gb`" in text
+    assert "| training, fit split |" in text and "## Fit: `gemm` of `a100-sxm-80gb`" in text

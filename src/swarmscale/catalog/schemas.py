@@ -486,9 +486,13 @@ class Case(Frozen):
             if "chip_hours" in self.measured and self.tokens is None:
                 raise ValueError("tokens: metric chip_hours needs it")
         else:
-            for name in ("phase", "batch", "input_len"):
+            for name in ("phase", "input_len"):
                 if getattr(self, name) is None:
                     raise ValueError(f"{name}: an inference case needs it")
+            if self.phase != "end_to_end" and self.batch is None:
+                raise ValueError("batch: a prefill or decode case needs it")
+            if self.phase == "end_to_end" and self.output_len is None:
+                raise ValueError("output_len: an end_to_end case needs it")
         if self.plan is not None:
             unknown = set(self.plan) - set(PLAN_FIELDS)
             if unknown:

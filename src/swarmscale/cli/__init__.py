@@ -17,6 +17,7 @@ from swarmscale.cli import (
     validate_commands,
 )
 from swarmscale.plan.serving import NoServingPlanError
+from swarmscale.traces import TraceError
 
 app = typer.Typer(
     name="swarmscale",
@@ -31,11 +32,19 @@ app.command("compare-specs")(catalog_commands.compare_specs)
 app.command("headline")(catalog_commands.headline)
 app.command("train")(train_commands.train)
 app.command("serve")(serve_commands.serve)
+app.command("serve-sim")(serve_commands.serve_sim)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 
 # NoServingPlanError is a ValueError: listed to show that an unmeetable SLO is bad input.
-BAD_INPUT = (CatalogError, UnknownIdError, UnknownValueError, NoServingPlanError, ValueError)
+BAD_INPUT = (
+    CatalogError,
+    UnknownIdError,
+    UnknownValueError,
+    NoServingPlanError,
+    TraceError,
+    ValueError,
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -112,3 +112,70 @@ def serve(
             fmt(row["kwh_per_million_output_tokens"]),
         )
     console.print(table)
+
+
+def serve_sim(
+    model: Annotated[str, typer.Option(help="Model id.")],
+    chip: Annotated[str, typer.Option(help="Chip id.")],
+    trace: Annotated[str, typer.Option(help="azure-conv, azure-code, mooncake or a trace file.")],
+    replicas: Annotated[int, typer.Option(min=1, help="Serving replicas.")] = 1,
+    tp: Annotated[int, typer.Option(min=1, help="Tensor-parallel chips per replica.")] = 1,
+    ep: Annotated[int, typer.Option(min=1, help="Expert-parallel chips (MoE).")] = 1,
+    precision: Annotated[str, typer.Option(help="bf16, fp8, int8 or int4 weights.")] = "bf16",
+    speedup: Annotated[float, typer.Option(help="Replay the trace this many times faster.")] = 1.0,
+    requests: Annotated[int | None, typer.Option(help="Only the first N requests.")] = None,
+    ttft: Annotated[float, typer.Option(help="TTFT target for SLO attainment, s.")] = 2.0,
+    tpot: Annotated[float, typer.Option(help="TPOT target for SLO attainment, s.")] = 0.1,
+    as_json: JsonFlag = False,
+) -> None:
+    """Replay a request trace through replicas with continuous batching."""
+    from rich.progress import Progress
+
+    from swarmscale.perf.inference import ReplicaModel, ServingPlan
+    from swarmscale.sim.serving import simulate_serving
+    from swarmscale.traces.load import load_trace
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    catalog = default_catalog()
+    requests_trace = load_trace(trace)
+    if requests is not None:
+        requests_trace = requests_trace.head(requests)
+    if speedup != 1.0:
+        requests_trace = requests_trace.scaled(speedup)
+    job = InferenceJob(
+        catalog.model(model),
+        cast(ServePrecision, precision),
+        kv_bytes=1.0 if precision in ("fp8", "int8") else 2.0,
+    )
+    plan = ServingPlan(tp=tp, ep=ep)
+    replica = ReplicaModel(job, build_cluster(catalog, chip, plan.chips * replicas), plan)
+    with Progress(console=error_console, transient=True) as bar:
+        task = bar.add_task(
+            f"replaying {len(requests_trace):,} requests", total=len(requests_trace)
+        )
+        result = simulate_serving(
+            requests_trace, replica, replicas, lambda done: bar.update(task, completed=done)
+        )
+    summary = result.summary(ttft, tpot)
+    payload = {
+        "trace": requests_trace.name,
+        "requests": len(requests_trace),
+        "rate": requests_trace.rate,
+        "replicas": replicas,
+        "plan": plan.describe(),
+        "chips": plan.chips * replicas,
+        "summary": summary,
+    }
+    if as_json:
+        print_json(payload)
+        return
+    table = Table(
+        title=f"{model} on {replicas} x ({plan.describe()}) {chip}: "
+        f"{len(requests_trace):,} requests of {requests_trace.name}"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, fmt(value))
+    console.print(table)

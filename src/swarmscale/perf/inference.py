@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from swarmscale.catalog import Chip
 from swarmscale.hardware import Cluster
 from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
 from swarmscale.perf.compute import ArrayLike, FloatArray, blend, gemm_time, stream_time
@@ -62,6 +63,16 @@ class ServingPlan:
         return " ".join([*parts, f"ep={self.ep}"] if self.ep > 1 else parts)
 
 
+def _compute_precision(chip: Chip, precision: str) -> Literal["bf16", "fp8", "int8"]:
+    """The precision GEMMs run at: the weights' own where the chip has that unit, else bf16
+    with weights dequantised on the fly (W8A16, as chips without FP8 serve FP8 checkpoints)."""
+    wanted = COMPUTE_PRECISION[precision]
+    quantity = getattr(chip.peak, wanted)
+    if quantity is None or quantity.value is None:
+        return "bf16"
+    return wanted
+
+
 class ReplicaModel:
     """Step-time and memory functions of one replica, with everything per plan precomputed."""
 
@@ -78,8 +89,9 @@ class ReplicaModel:
         self.job, self.cluster, self.plan = job, cluster, plan
         self.shapes: LayerShapes = layer_shapes(model)
         chip, eff = cluster.chip, cluster.efficiency
-        self.peak = chip.peak_flops(COMPUTE_PRECISION[job.precision])
-        gemm_factor = eff.gemm_fp8 if job.precision in ("fp8", "int8") else eff.gemm
+        self.compute_precision = _compute_precision(chip, job.precision)
+        self.peak = chip.peak_flops(self.compute_precision)
+        gemm_factor = eff.gemm_fp8 if self.compute_precision in ("fp8", "int8") else eff.gemm
         self.gemm_eff = gemm_factor.require()
         self.attn_peak = chip.peak_flops("bf16") * eff.attention.require()
         self.mem_bw = chip.memory_bandwidth.require()

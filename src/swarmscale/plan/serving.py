@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from swarmscale.catalog import UnknownValueError
 from swarmscale.hardware import Cluster
 from swarmscale.perf.inference import ReplicaModel, ServingPlan
 from swarmscale.perf.serving import SteadyState, max_prefill_rate, max_rate, steady_state
@@ -84,8 +85,12 @@ def candidate_plans(job: InferenceJob, cluster: Cluster) -> list[ServingPlan]:
 
 
 def _replica(job: InferenceJob, cluster: Cluster, plan: ServingPlan) -> ReplicaModel | None:
+    """The replica, or None when the layout does not suit the model (a catalog value the model
+    needs but lacks is an error, not a skipped layout)."""
     try:
         return ReplicaModel(job, cluster, plan)
+    except UnknownValueError:
+        raise
     except ValueError:
         return None
 
@@ -185,17 +190,18 @@ def _prefill_pool(
 
 
 def _explain(job: InferenceJob, cluster: Cluster, target: ServingTarget, limits: list[str]) -> str:
-    """Name the tightest constraint: the one most candidate replicas failed on."""
+    """Name the tightest constraint: among layouts whose weights fit, the target most of them
+    miss; memory only when no layout holds the weights."""
     if not limits:
         return (
             f"{job.model.id} does not fit any replica layout of {cluster.chip.id} "
             f"(weights exceed memory)"
         )
+    fitting = [limit for limit in limits if not limit.startswith("memory")] or limits
     kinds: dict[str, str] = {}
-    for limit in limits:
-        key = limit.split(":")[0]
-        kinds.setdefault(key, limit)
-    tightest = max(kinds, key=lambda key: sum(limit.startswith(key) for limit in limits))
+    for limit in fitting:
+        kinds.setdefault(limit.split(":")[0], limit)
+    tightest = max(kinds, key=lambda key: sum(limit.startswith(key) for limit in fitting))
     return (
         f"no layout of {cluster.chip.id} serves {job.model.id} within TTFT "
         f"{target.ttft_s} s and TPOT {target.tpot_s} s; tightest constraint: "

@@ -33,13 +33,15 @@ def results_table(results: list[CaseResult]) -> list[str]:
 
 
 def split_summary(results: list[CaseResult]) -> list[str]:
-    return [
-        "| cases | n | median abs error | max abs error |",
-        "|---|---|---|---|",
-        _summary_line("fit split", [r for r in results if r.split == "fit"]),
-        _summary_line("test split", [r for r in results if r.split == "test"]),
-        _summary_line("all", results),
-    ]
+    lines = ["| cases | n | median abs error | max abs error |", "|---|---|---|---|"]
+    for kind in sorted({r.kind for r in results}):
+        of_kind = [r for r in results if r.kind == kind]
+        for split in ("fit", "test"):
+            chosen = [r for r in of_kind if r.split == split]
+            if chosen:
+                lines.append(_summary_line(f"{kind}, {split} split", chosen))
+        lines.append(_summary_line(f"{kind}, all", of_kind))
+    return lines
 
 
 def validation_markdown(results: list[CaseResult], fits: list[FitResult], command: str) -> str:

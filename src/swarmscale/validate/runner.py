@@ -16,6 +16,7 @@ from swarmscale.catalog import Catalog, Model
 from swarmscale.catalog.schemas import Case
 from swarmscale.hardware import Cluster, build_cluster
 from swarmscale.plan.search import RankedPlan, search
+from swarmscale.validate.inference import inference_job, predict_inference
 from swarmscale.workload import SoftwareOptions, TrainingJob
 
 
@@ -123,19 +124,17 @@ def predict_training(
 
 
 def run_case(case: Case, catalog: Catalog, cluster: Cluster | None = None) -> list[CaseResult]:
-    if case.kind != "training":
-        raise ValueError(f"case {case.id}: kind '{case.kind}' is not supported by this version")
-    metrics, ranked = predict_training(case, catalog, cluster)
+    """Predict one case and compare every metric it measured."""
+    cluster = cluster or case_cluster(case, catalog)
+    if case.kind == "training":
+        metrics, ranked = predict_training(case, catalog, cluster)
+        plan, feasible = ranked.plan.describe(), ranked.feasible
+    else:
+        job = inference_job(case, case_model(case, catalog))
+        metrics, plan, feasible = predict_inference(case, catalog, job, cluster)
     return [
         CaseResult(
-            case.id,
-            case.kind,
-            metric,
-            measured,
-            metrics[metric],
-            ranked.plan.describe(),
-            ranked.feasible,
-            case.split,
+            case.id, case.kind, metric, measured, metrics[metric], plan, feasible, case.split
         )
         for metric, measured in case.measured.items()
     ]
