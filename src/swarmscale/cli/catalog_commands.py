@@ -11,7 +11,9 @@ from swarmscale.catalog import Chip, Model, default_catalog
 from swarmscale.catalog.audit import audit
 from swarmscale.catalog.units import from_si
 from swarmscale.cli.output import console, fmt, fmt_ratio, print_json
+from swarmscale.cli.serve_commands import serving_design
 from swarmscale.cli.train_commands import batch_sequences, plan_training
+from swarmscale.plan.serving import ServingTarget
 from swarmscale.perf.params import count_params
 from swarmscale.report.specs import HEADLINE_FIELDS, SPEC_FIELDS, compare, fields_named
 
@@ -73,6 +75,44 @@ def chips_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
                 else None
             ),
             fmt(chip.tdp.value),
+        )
+    console.print(table)
+
+
+HEADLINE_SERVING = (
+    "llama3-70b",
+    20.0,
+    2000,
+    300,
+    2.0,
+    0.05,
+    ("h100-sxm", "h20", "ascend-910c", "ascend-910b"),
+)
+
+
+def _headline_serving() -> None:
+    """The articles' inference comparison: one load, each chip sized to meet the same SLO."""
+    model_id, rate, input_len, output_len, ttft, tpot, chip_ids = HEADLINE_SERVING
+    target = ServingTarget(rate, input_len, output_len, ttft, tpot)
+    table = Table(
+        title=f"Serving {model_id} at {rate:g} req/s ({input_len} in / {output_len} "
+        f"out, TTFT <= {ttft:g} s, TPOT <= {tpot:g} s), fp8 weights"
+    )
+    for header in ("chip", "replica", "chips", "out tok/s/chip", "vs H100", "$/M out"):
+        table.add_column(header)
+    reference: float | None = None
+    for chip_id in chip_ids:
+        result = serving_design(model_id, chip_id, target, "fp8", 0.0, False)
+        per_chip = result.output_tokens_per_s_per_chip
+        reference = reference or per_chip
+        usd = result.usd_per_million_tokens
+        table.add_row(
+            chip_id,
+            result.plan.describe(),
+            str(result.chips),
+            fmt(per_chip),
+            f"{per_chip / reference:.2f}x",
+            "?" if usd is None else fmt(usd),
         )
     console.print(table)
 
@@ -331,3 +371,4 @@ def headline() -> None:
             "?" if cost is None else fmt(cost / 1e6),
         )
     console.print(table)
+    _headline_serving()
