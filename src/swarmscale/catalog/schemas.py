@@ -117,6 +117,7 @@ Count = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "count"))]
 Fraction = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "fraction"))]
 Seconds = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "time"))]
 Ratio = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "ratio"))]
+FailureRate = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "rate"))]
 EnergyPrice = Annotated[Quantity, BeforeValidator(partial(_parse_quantity, "energy_price"))]
 
 
@@ -182,6 +183,9 @@ class System(Frozen):
     scale_out_bandwidth_per_chip: Bandwidth
     power_per_unit: Power
     price_per_unit: Money | None = None
+    racks_per_unit: Ratio | None = Field(
+        default=None, description="racks one unit fills, network racks included"
+    )
     launch_date: PartialDate
     notes: str | None = None
 
@@ -402,6 +406,23 @@ class Assumptions(Frozen):
         "with a measured unit power is known"
     )
     chip_load: Fraction = Field(description="average chip power during training / TDP")
+    rack_power: Power = Field(description="IT power one rack takes, for floor space")
+    failure_rate: FailureRate = Field(description="job-interrupting failures per chip-hour")
+    checkpoint_write: Seconds = Field(description="time a synchronous checkpoint stalls training")
+    restart: Seconds = Field(description="time from a failure to training again, lost work aside")
+    fabric: tuple[FabricTier, ...] = Field(
+        min_length=1, description="scale-out network tiers, innermost first"
+    )
+
+
+class FabricTier(Frozen):
+    """One tier of a Clos scale-out network: it joins up to `chips` chips, and traffic that
+    crosses it shares its uplinks at `oversubscription` (1 = full bisection)."""
+
+    name: str
+    chips: Count
+    oversubscription: Ratio
+    latency: Seconds
 
 
 TRAINING_METRICS = (

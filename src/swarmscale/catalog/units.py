@@ -43,6 +43,7 @@ DIMENSIONS: Final[dict[str, dict[str, float]]] = {
     "length": {"nm": 1.0},
     "fraction": {"fraction": 1.0, "%": 0.01},
     "ratio": {"ratio": 1.0},
+    "rate": {"per_hour": 1.0, "per_day": 1.0 / 24.0},
     "energy_price": {"USD/kWh": 1.0, "USD/MWh": 1e-3},
     "time": {
         "s": 1.0,
@@ -67,6 +68,7 @@ CANONICAL_UNIT: Final[dict[str, str]] = {
     "time": "s",
     "fraction": "fraction",
     "ratio": "ratio",
+    "rate": "per_hour",
     "energy_price": "USD/kWh",
 }
 

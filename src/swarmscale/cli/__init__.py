@@ -12,6 +12,7 @@ import typer
 from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError
 from swarmscale.cli import (
     catalog_commands,
+    fleet_commands,
     serve_commands,
     train_commands,
     validate_commands,
@@ -33,6 +34,9 @@ app.command("headline")(catalog_commands.headline)
 app.command("train")(train_commands.train)
 app.command("serve")(serve_commands.serve)
 app.command("serve-sim")(serve_commands.serve_sim)
+app.command("mixed")(fleet_commands.mixed)
+app.command("swarm")(fleet_commands.swarm)
+app.command("equiv")(fleet_commands.equiv)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 

@@ -29,7 +29,9 @@ def group_links(cluster: Cluster, size: ArrayLike, stride: ArrayLike) -> Links:
     """Links a process group of `size` members, `stride` ranks apart, communicates over.
 
     Ranks are laid out with the fastest-varying group innermost, so a group stays inside one
-    scale-up domain when `size * stride` chips fit in it.
+    scale-up domain when `size * stride` chips fit in it. A group that leaves the domain sends
+    through each member's NIC, divided by the oversubscription of the widest fabric tier it
+    spans (Llama 3's fabric: full bisection within 3,072-GPU pods, 1:7 between them).
     """
     span = np.asarray(size, dtype=float) * np.asarray(stride, dtype=float)
     inside = span <= cluster.domain_size
@@ -38,11 +40,23 @@ def group_links(cluster: Cluster, size: ArrayLike, stride: ArrayLike) -> Links:
     if cluster.scale_out_bw is None:
         # Unknown NIC: a group that leaves the domain cannot be timed (its bandwidth is 0, so
         # its time is infinite and the plan is reported as needing the NIC rate).
-        out_bw = 0.0
+        nic = 0.0
     else:
-        out_bw = min(cluster.scale_out_bw * eff.scale_out.require(), up_bw)
+        nic = min(cluster.scale_out_bw * eff.scale_out.require(), up_bw)
+    out_bw = np.full_like(span, nic)
+    out_latency = np.full_like(span, eff.scale_out_latency.require())
+    tiers = cluster.assumptions.fabric
+    claimed = np.zeros_like(span, dtype=bool)
+    for tier in tiers:
+        within = (span <= tier.chips.require()) & ~claimed
+        out_bw = np.where(within, nic / tier.oversubscription.require(), out_bw)
+        out_latency = np.where(within, np.maximum(out_latency, tier.latency.require()), out_latency)
+        claimed |= within
+    widest = tiers[-1]
+    out_bw = np.where(claimed, out_bw, nic / widest.oversubscription.require())
+    out_latency = np.where(claimed, out_latency, widest.latency.require())
     bw = np.where(inside, up_bw, out_bw)
-    latency = np.where(inside, eff.scale_up_latency.require(), eff.scale_out_latency.require())
+    latency = np.where(inside, eff.scale_up_latency.require(), out_latency)
     return Links(bw=np.asarray(bw, dtype=float), latency_s=np.asarray(latency, dtype=float))
 
 

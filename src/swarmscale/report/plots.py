@@ -1,0 +1,56 @@
+"""PNG plots of results (Matplotlib, headless backend; nothing fetched, nothing shown)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from swarmscale.plan.swarm import SwarmPoint
+
+
+def _positive(value: float, logscale: bool) -> float:
+    """Zero has no place on a log axis: leave a gap instead of a cliff."""
+    return value if value > 0 or not logscale else float("nan")
+
+
+def plot_swarm(series: dict[str, list[SwarmPoint]], path: Path, title: str) -> Path:
+    """Throughput, goodput-adjusted throughput, power and cost against chip count."""
+    figure, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
+    panels: tuple[tuple[str, Callable[[SwarmPoint], float], Any], ...] = (
+        ("tokens/s (dashed: after failures)", lambda p: p.tokens_per_s, axes[0][0]),
+        ("goodput (share of time training)", lambda p: p.goodput, axes[0][1]),
+        ("power, MW (chips, hosts, network, cooling)", lambda p: p.power_mw, axes[1][0]),
+        ("cost, USD per hour", lambda p: p.cost_usd_per_hour or float("nan"), axes[1][1]),
+    )
+    for label, points in series.items():
+        chips = [p.chips for p in points]
+        for ylabel, value, axis in panels:
+            logscale = axis is not axes[0][1]
+            line = axis.plot(
+                chips, [_positive(value(p), logscale) for p in points], marker="o", label=label
+            )
+            if axis is axes[0][0]:
+                axis.plot(
+                    chips,
+                    [_positive(p.effective_tokens_per_s, True) for p in points],
+                    linestyle="--",
+                    color=line[0].get_color(),
+                )
+            axis.set_xscale("log")
+            axis.set_xlabel("chips")
+            axis.set_ylabel(ylabel)
+            if axis is not axes[0][1]:
+                axis.set_yscale("log")
+            axis.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend()
+    figure.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
