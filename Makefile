@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck bench validation-docs clean
+.PHONY: run test lint typecheck bench validation-docs docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ bench: $(STAMP_DEV)
 
 validation-docs: $(STAMP_RUN)
 	$(BIN)/swarmscale validate --markdown docs/validation.md
+
+# Every generated document: validation report, claims, the swarm plot.
+docs: validation-docs
+	$(BIN)/swarmscale claims --markdown docs/claims.md
+	$(BIN)/swarmscale swarm --model llama3-405b --chip ascend-910c --system cloudmatrix-384 \
+		--max-chips 1e6 --seq 8192 --global-batch-tokens 16e6 --plot docs/img/swarm-405b.png >/dev/null
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

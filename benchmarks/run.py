@@ -18,6 +18,7 @@ from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.inference import ReplicaModel, ServingPlan
 from swarmscale.plan.search import search
+from swarmscale.plan.swarm import swarm_sweep
 from swarmscale.sim.serving import simulate_serving
 from swarmscale.traces.azure_llm import load_azure_llm
 from swarmscale.validate.runner import run_cases
@@ -106,6 +107,25 @@ def serving_simulation() -> list[str]:
     ]
 
 
+def swarm_million() -> list[str]:
+    catalog = default_catalog()
+    job = TrainingJob(catalog.model("llama3-405b"), 8192, 2048)
+    points = swarm_sweep(catalog, job, "ascend-910c", 1_000_000, "cloudmatrix-384")
+    median, best = _time(
+        lambda: swarm_sweep(catalog, job, "ascend-910c", 1_000_000, "cloudmatrix-384")
+    )
+    top = points[-1]
+    return [
+        "## Swarm sweep: Llama 3.1 405B on 64 to 1,000,000 Ascend 910C (CloudMatrix 384)",
+        "",
+        "Goal from issue 5: `swarmscale swarm` at 1,000,000 chips in under 2 s.",
+        "",
+        "| sizes | median wall s | best wall s | plan at 1,000,000 chips |",
+        "|---|---|---|---|",
+        f"| {len(points)} | {median:.3f} | {best:.3f} | `{top.plan}` |",
+    ]
+
+
 def main() -> None:
     cpu = platform.processor() or platform.machine()
     lines = [
@@ -121,6 +141,8 @@ def main() -> None:
         *validation_suite(),
         "",
         *serving_simulation(),
+        "",
+        *swarm_million(),
     ]
     OUTPUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

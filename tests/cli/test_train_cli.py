@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from swarmscale.cli.train_commands import batch_sequences
+from swarmscale.plan.swarm import batch_sequences
 from tests.conftest import CliRunner
 
 

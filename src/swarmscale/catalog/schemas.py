@@ -70,6 +70,13 @@ class Quantity(Frozen):
             raise UnknownValueError(self.note or "unknown")
         return self.value
 
+    def at(self, bound: Literal["low", "high"] | None) -> Quantity:
+        """This quantity moved to one end of its range (unchanged without a range or bound)."""
+        if bound is None or self.value is None:
+            return self
+        end = self.low if bound == "low" else self.high
+        return self if end is None else self.model_copy(update={"value": end})
+
     @property
     def range(self) -> tuple[float, float] | None:
         """(low, high) with missing ends filled by the point value; None when unknown."""
@@ -159,6 +166,21 @@ class Chip(Frozen):
     rent: MoneyRate | None = None
     aliases: tuple[str, ...] = ()
     notes: str | None = None
+
+    def at(self, bound: Literal["low", "high"] | None) -> Chip:
+        """The chip with peaks and memory bandwidth at one end of their catalog ranges."""
+        if bound is None:
+            return self
+        peak = self.peak.model_copy(
+            update={
+                name: getattr(self.peak, name).at(bound)
+                for name in PRECISIONS
+                if getattr(self.peak, name) is not None
+            }
+        )
+        return self.model_copy(
+            update={"peak": peak, "memory_bandwidth": self.memory_bandwidth.at(bound)}
+        )
 
     def peak_flops(self, precision: Precision) -> float:
         """Peak dense FLOP/s at `precision`; raises when the chip lacks it or it is unknown."""
@@ -340,6 +362,22 @@ class Efficiency(Frozen):
     serving_step_overhead: Seconds = Field(
         description="fixed host cost of one serving iteration: scheduling, sampling, batching"
     )
+
+    def at(self, bound: Literal["low", "high"] | None) -> Efficiency:
+        """Every fraction of peak at one end of its range: "low" is the pessimistic stack."""
+        if bound is None:
+            return self
+        fractions = (
+            "gemm",
+            "gemm_fp8",
+            "attention",
+            "memory",
+            "gemm_memory",
+            "scale_up",
+            "scale_out",
+            "all_to_all",
+        )
+        return self.model_copy(update={name: getattr(self, name).at(bound) for name in fractions})
 
     @model_validator(mode="after")
     def _fractions_at_most_one(self) -> Efficiency:

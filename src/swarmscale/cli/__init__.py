@@ -37,6 +37,7 @@ app.command("serve-sim")(serve_commands.serve_sim)
 app.command("mixed")(fleet_commands.mixed)
 app.command("swarm")(fleet_commands.swarm)
 app.command("equiv")(fleet_commands.equiv)
+app.command("claims")(fleet_commands.claims)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 

@@ -12,9 +12,10 @@ from swarmscale.catalog.audit import audit
 from swarmscale.catalog.units import from_si
 from swarmscale.cli.output import console, fmt, fmt_ratio, print_json
 from swarmscale.cli.serve_commands import serving_design
-from swarmscale.cli.train_commands import batch_sequences, plan_training
+from swarmscale.cli.train_commands import plan_training
 from swarmscale.perf.params import count_params
 from swarmscale.plan.serving import ServingTarget
+from swarmscale.plan.swarm import batch_sequences
 from swarmscale.report.specs import HEADLINE_FIELDS, SPEC_FIELDS, compare, fields_named
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]

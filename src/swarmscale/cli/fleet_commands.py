@@ -10,12 +10,17 @@ from rich.table import Table
 
 from swarmscale.catalog import default_catalog
 from swarmscale.cli.output import console, error_console, fmt, print_json
-from swarmscale.cli.train_commands import DEFAULT_BATCH_TOKENS, DEFAULT_SEQ, batch_sequences
+from swarmscale.cli.train_commands import DEFAULT_BATCH_TOKENS, DEFAULT_SEQ
 from swarmscale.hardware import Cluster, build_cluster
 from swarmscale.plan.equiv import serving_equivalence, training_equivalence
 from swarmscale.plan.hetero import plan_mixed
 from swarmscale.plan.serving import ServingTarget
-from swarmscale.plan.swarm import DEFAULT_TOKENS_PER_CHIP, points_table, swarm_sweep
+from swarmscale.plan.swarm import (
+    DEFAULT_TOKENS_PER_CHIP,
+    batch_sequences,
+    points_table,
+    swarm_sweep,
+)
 from swarmscale.workload import InferenceJob, TrainingJob
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -219,3 +224,31 @@ def equiv(
         f"chip); power x{fmt(result.power_ratio)}, floor space "
         f"x{fmt(result.floor_ratio)}, cost {cost}"
     )
+
+
+def claims(
+    markdown: Annotated[Path | None, typer.Option(help="Write docs/claims.md here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check the seed articles' quantitative claims with the model."""
+    import dataclasses
+
+    from swarmscale.report.claims import claims_markdown, evaluate_claims
+
+    with error_console.status("checking claims"):
+        results = evaluate_claims(default_catalog())
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(
+            claims_markdown(results, f"swarmscale claims --markdown {markdown}"), encoding="utf-8"
+        )
+    if as_json:
+        print_json({"claims": [dataclasses.asdict(result) for result in results]})
+        return
+    table = Table(title="The articles' claims")
+    for header in ("claim", "claimed", "swarmscale", "verdict"):
+        table.add_column(header, overflow="fold")
+    for result in results:
+        claimed = "-" if result.claimed is None else f"{result.claimed[0]:g}-{result.claimed[1]:g}"
+        table.add_row(result.id, claimed, result.answer, result.verdict)
+    console.print(table)

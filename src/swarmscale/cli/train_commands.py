@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, cast
 
 import typer
@@ -13,19 +12,12 @@ from swarmscale.cli.output import console, error_console, fmt, print_json
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.plans import parse_plan
 from swarmscale.plan.search import OBJECTIVES, RankedPlan, SearchResult, search
+from swarmscale.plan.swarm import batch_sequences
 from swarmscale.workload import TrainingJob, TrainPrecision
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 DEFAULT_SEQ = 4096
 DEFAULT_BATCH_TOKENS = 4e6  # GPT-3 trained with 3.2M-token batches, Llama 3 405B with 4M-16M
-
-
-def batch_sequences(batch_tokens: float, seq: int) -> int:
-    """Sequences per step near `batch_tokens`, rounded to a multiple of a power of two so that
-    data-parallel degrees can divide it (16e6 tokens at 8192 -> 2048, not 1953)."""
-    exact = max(1.0, batch_tokens / seq)
-    unit = 2 ** max(0, math.floor(math.log2(exact)) - 2)
-    return int(max(unit, round(exact / unit) * unit))
 
 
 def ranked_dict(ranked: RankedPlan) -> dict[str, Any]:

@@ -7,9 +7,10 @@ throughput matches the reference's. Both report power, cost and floor-space rati
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from swarmscale.catalog import Catalog
 from swarmscale.hardware import Cluster, build_cluster
@@ -20,6 +21,7 @@ from swarmscale.plan.serving import ServingTarget, candidate_plans
 from swarmscale.workload import InferenceJob, TrainingJob
 
 MAX_FACTOR = 64  # search up to 64x the reference count
+Bound = Literal["low", "high"] | None
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,17 @@ def usable_counts(chips: int) -> list[int]:
     return sorted(counts, reverse=True)
 
 
-def _step_s(job: TrainingJob, catalog: Catalog, chip: str, chips: int, system: str | None) -> float:
+def _step_s(
+    job: TrainingJob,
+    catalog: Catalog,
+    chip: str,
+    chips: int,
+    system: str | None,
+    bound: Bound = None,
+) -> float:
     """Fastest step on at most `chips` chips (see `usable_counts`); inf when none trains."""
     best = math.inf
-    cluster = build_cluster(catalog, chip, chips, system)
+    cluster = bounded_cluster(catalog, chip, chips, system, bound)
     for count in usable_counts(chips):
         try:
             result = search(job, cluster, "time", {"chips": count}, top_k=1, coarse=True)
@@ -116,8 +125,10 @@ def training_equivalence(
     candidate: str,
     reference_system: str | None = None,
     candidate_system: str | None = None,
+    bound: Bound = None,
 ) -> Equivalence:
-    """Fewest candidate chips that train `job` at least as fast as the reference fleet."""
+    """Fewest candidate chips that train `job` at least as fast as the reference fleet;
+    `bound` moves the candidate's uncertain specs and efficiencies to one end of their range."""
     ref_step = _step_s(job, catalog, reference, reference_chips, reference_system)
     if not math.isfinite(ref_step):
         raise ValueError(
@@ -130,7 +141,7 @@ def training_equivalence(
     found_step: float | None = None
     previous = 0
     for count in _counts(unit, max(1, reference_chips // 8), reference_chips * MAX_FACTOR):
-        step = _step_s(job, catalog, candidate, count, candidate_system)
+        step = _step_s(job, catalog, candidate, count, candidate_system, bound)
         if step <= ref_step:
             found, found_step = count, step
             break
@@ -140,7 +151,7 @@ def training_equivalence(
         low, high = previous // unit + 1, found // unit - 1
         while low <= high:
             middle = (low + high) // 2
-            step = _step_s(job, catalog, candidate, middle * unit, candidate_system)
+            step = _step_s(job, catalog, candidate, middle * unit, candidate_system, bound)
             if step <= ref_step:
                 found, found_step, high = middle * unit, step, middle - 1
             else:
@@ -163,11 +174,23 @@ def training_equivalence(
     )
 
 
+def bounded_cluster(
+    catalog: Catalog, chip: str, count: int, system: str | None = None, bound: Bound = None
+) -> Cluster:
+    """A cluster whose chip specs and efficiencies sit at one end of their catalog ranges."""
+    cluster = build_cluster(catalog, chip, count, system)
+    if bound is None:
+        return cluster
+    return dataclasses.replace(
+        cluster, chip=cluster.chip.at(bound), efficiency=cluster.efficiency.at(bound)
+    )
+
+
 def _serving_rate_per_chip(
-    catalog: Catalog, job: InferenceJob, chip: str, target: ServingTarget
+    catalog: Catalog, job: InferenceJob, chip: str, target: ServingTarget, bound: Bound = None
 ) -> float:
     """Best SLO-bound output tokens/s per chip over replica layouts."""
-    cluster = build_cluster(catalog, chip, 1_000_000)
+    cluster = bounded_cluster(catalog, chip, 1_000_000, None, bound)
     best = 0.0
     for plan in candidate_plans(job, cluster):
         try:
@@ -189,10 +212,12 @@ def serving_equivalence(
     reference_chips: int,
     candidate: str,
     candidate_job: InferenceJob | None = None,
+    bound: Bound = None,
 ) -> Equivalence:
-    """Candidate chips that deliver the reference fleet's SLO-bound serving throughput."""
+    """Candidate chips that deliver the reference fleet's SLO-bound serving throughput;
+    `bound` moves the candidate's uncertain specs and efficiencies to one end of their range."""
     ref_rate = _serving_rate_per_chip(catalog, job, reference, target)
-    cand_rate = _serving_rate_per_chip(catalog, candidate_job or job, candidate, target)
+    cand_rate = _serving_rate_per_chip(catalog, candidate_job or job, candidate, target, bound)
     if ref_rate <= 0:
         raise ValueError(f"{reference} cannot serve {job.model.id} within the targets")
     chips = None if cand_rate <= 0 else math.ceil(reference_chips * ref_rate / cand_rate)

@@ -58,6 +58,14 @@ def swarm_sizes(max_chips: int, min_chips: int = 64) -> list[int]:
     return [*sizes, max_chips]
 
 
+def batch_sequences(batch_tokens: float, seq: int) -> int:
+    """Sequences per step near `batch_tokens`, rounded to a multiple of a power of two so that
+    data-parallel degrees can divide it (16e6 tokens at 8192 -> 2048, not 1953)."""
+    exact = max(1.0, batch_tokens / seq)
+    unit = 2 ** max(0, math.floor(math.log2(exact)) - 2)
+    return int(max(unit, round(exact / unit) * unit))
+
+
 def batch_for(chips: int, seq_len: int, base_batch: int, tokens_per_chip: int) -> int:
     """Sequences per step for a swarm of `chips`: at least the base batch and at least
     `tokens_per_chip` tokens per chip, with the chip count's odd factor in it so that data

@@ -1,0 +1,36 @@
+"""The claims report: every claim answered, sourced and given a verdict."""
+
+from __future__ import annotations
+
+import json
+
+from swarmscale.catalog import Catalog
+from swarmscale.report.claims import claims_markdown, evaluate_claims
+from tests.conftest import CliRunner
+
+
+def test_every_claim_is_answered_with_sources(catalog: Catalog) -> None:
+    results = evaluate_claims(catalog)
+    ids = {r.id for r in results}
+    assert {
+        "ascend-910c-vs-h100-inference",
+        "mlu590-vs-a100",
+        "h800-vs-h100-training",
+        "older-chips-per-top-chip",
+        "cloudmatrix-384-vs-gb200-nvl72",
+    } <= ids
+    for result in results:
+        assert result.seed.startswith("shared/seeds/")
+        assert result.sources and result.inputs and result.answer
+        if result.low is not None and result.high is not None:
+            assert result.low <= result.high
+    verdicts = {r.id: r.verdict for r in results}
+    assert verdicts["h800-vs-h100-training"] == "does not hold"
+    assert verdicts["mlu590-vs-a100"] == "undetermined"
+    text = claims_markdown(results, "swarmscale claims")
+    assert text.count("## ") == len(results)
+
+
+def test_claims_cli_json(run_cli: CliRunner) -> None:
+    code, out, _ = run_cli(["claims", "--json"])
+    assert code == 0 and len(json.loads(out)["claims"]) >= 5
