@@ -48,6 +48,17 @@ def _verdict(claimed: tuple[float, float], low: float, high: float) -> Verdict:
     return "does not hold"
 
 
+def _chip_ratio_verdict(
+    results: list[Equivalence], claimed: tuple[float, float]
+) -> tuple[float | None, float | None, Verdict]:
+    """Range of the chips-per-reference-chip ratios of `results` and its verdict."""
+    ratios = [r.chips_ratio for r in results if r.chips_ratio is not None]
+    if not ratios:
+        return None, None, "undetermined"
+    low, high = min(ratios), max(ratios)
+    return low, high, _verdict(claimed, low, high)
+
+
 def _inverse_ratio(result: Equivalence) -> float | None:
     """Performance of one candidate chip relative to one reference chip."""
     ratio = result.chips_ratio
@@ -138,12 +149,8 @@ def _training_claim(catalog: Catalog, chips: int, batch_tokens: float) -> Equiva
 def claim_h800_vs_h100(catalog: Catalog) -> ClaimResult:
     small = _training_claim(catalog, 96, 4e6)
     large = _training_claim(catalog, 10240, 16e6)
-    ratios = [r.chips_ratio for r in (small, large) if r.chips_ratio is not None]
-    low, high = (min(ratios), max(ratios)) if ratios else (None, None)
     claimed = (30.0, 40.0)
-    verdict: Verdict = (
-        "undetermined" if low is None or high is None else _verdict(claimed, low, high)
-    )
+    low, high, verdict = _chip_ratio_verdict([small, large], claimed)
     return ClaimResult(
         id="h800-vs-h100-training",
         claim="A US firm needing 100 H100 to train a large model means a Chinese firm needs "
@@ -167,12 +174,8 @@ def claim_combining_older_chips(catalog: Catalog) -> ClaimResult:
     job = TrainingJob(catalog.model("llama3-70b"), seq, 1024)
     a800 = training_equivalence(catalog, job, "h100-sxm", 128, "a800-sxm", "hgx-h100-8")
     h800 = training_equivalence(catalog, job, "b200", 128, "h800-sxm", "hgx-b200-8", "hgx-h800-8")
-    ratios = [r.chips_ratio for r in (a800, h800) if r.chips_ratio is not None]
-    low, high = (min(ratios), max(ratios)) if ratios else (None, None)
     claimed = (3.0, 4.0)
-    verdict: Verdict = (
-        "undetermined" if low is None or high is None else _verdict(claimed, low, high)
-    )
+    low, high, verdict = _chip_ratio_verdict([a800, h800], claimed)
     return ClaimResult(
         id="older-chips-per-top-chip",
         claim="Chinese firms simulate combining 3-4 older chips (A800, H800) to match one of "
