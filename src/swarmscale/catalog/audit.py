@@ -79,6 +79,7 @@ def audit(catalog: Catalog) -> AuditReport:
         ("price", list(catalog.prices)),
         ("efficiency", list(catalog.efficiency.values())),
         ("assumptions", [catalog.assumptions]),
+        ("policy", list(catalog.policies.values())),
     ]
     for kind, records in groups:
         for index, record in enumerate(records):

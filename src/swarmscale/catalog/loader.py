@@ -25,7 +25,9 @@ from swarmscale.catalog.schemas import (
     Efficiency,
     EfficiencyEntry,
     ExportControl,
+    FleetRequest,
     Model,
+    Policy,
     PriceFact,
     System,
 )
@@ -129,6 +131,7 @@ class Catalog:
     prices: tuple[PriceFact, ...]
     efficiency: dict[str, EfficiencyEntry]
     assumptions: Assumptions
+    policies: dict[str, Policy]
     version: str
     files: tuple[Path, ...] = field(default=())
 
@@ -163,6 +166,9 @@ class Catalog:
         if missing:
             raise CatalogError(f"efficiency for {chip.id}: no value for {missing} in any layer")
         return Efficiency(applies_to=applies_to, **merged)
+
+    def policy(self, policy_id: str) -> Policy:
+        return _lookup("policy", policy_id, self.policies)
 
     def controls_for(self, chip_id: str) -> tuple[ExportControl, ...]:
         """Export-control facts naming `chip_id`, oldest first."""
@@ -281,6 +287,11 @@ def load_catalog(root: Path | None = None) -> Catalog:
             for entry in _load_kind(base, "efficiency", "efficiency", EfficiencyEntry)
         },
         assumptions=_default_assumptions(base),
+        policies=_index(
+            "policy",
+            _load_kind(base, "policies", "policies", Policy),
+            {"policy": base / "policies"},
+        ),
         version=digest.hexdigest()[:12],
         files=tuple(all_files),
     )
@@ -306,3 +317,19 @@ def load_cases(path: Path) -> list[Case]:
 
 
 SHIPPED_CASES = DATA_ROOT / "cases"
+
+
+def load_policies(path: Path) -> list[Policy]:
+    """Policies from a user's YAML file (same format as catalog/data/policies/)."""
+    return parse_records(path, "policies", Policy)
+
+
+def load_fleet_request(path: Path) -> FleetRequest:
+    """A fleet request file: `workload:` plus optional `offers:` and `sites:` lists."""
+    document = read_yaml(path)
+    if not isinstance(document, Mapping):
+        raise CatalogError(f"{path}: expected a mapping with 'workload', 'offers', 'sites'")
+    try:
+        return FleetRequest.model_validate(document)
+    except ValidationError as exc:
+        raise CatalogError(format_validation_error(path, "(request)", exc)) from exc

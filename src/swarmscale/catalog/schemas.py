@@ -562,3 +562,136 @@ class Case(Frozen):
 
 
 PLAN_FIELDS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "recompute", "schedule", "micro_batch")
+
+
+Workload = Literal["training", "inference"]
+DomesticBy = Literal["design", "fab", "design_or_fab"]
+
+
+class MinDomesticShare(Frozen):
+    """At least `share` of the fleet, measured by chip count, peak compute or spend, must be
+    chips designed (or made, or either) in `country` (the policy's jurisdiction by default)."""
+
+    kind: Literal["min_domestic_share"]
+    id: CatalogId
+    share: float = Field(ge=0.0, le=1.0)
+    measure: Literal["count", "compute", "spend"] = "count"
+    domestic_by: DomesticBy = "design"
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    source: str = Field(min_length=3)
+
+
+class ExportControlsRule(Frozen):
+    """Chips that the catalog's dated export controls keep from the buyer's country on the
+    policy date are forbidden (licence-required ones too, unless listed in `allow_licensed`,
+    i.e. licences are being granted for them)."""
+
+    kind: Literal["export_controls"]
+    id: CatalogId
+    allow_licensed: tuple[CatalogId, ...] = ()
+    follow_own_guidance: bool = Field(
+        default=False, description="also forbid chips the buyer's own government discourages"
+    )
+
+
+class ForbidRule(Frozen):
+    """Named chips may not be used for the listed workloads (distrust, security review)."""
+
+    kind: Literal["forbid"]
+    id: CatalogId
+    chips: tuple[CatalogId, ...] = Field(min_length=1)
+    workloads: tuple[Workload, ...] = ("training", "inference")
+    reason: str
+    source: str = Field(min_length=3)
+
+
+class CapRule(Frozen):
+    """An upper bound on the fleet's power (MW), budget (USD), racks or chips."""
+
+    kind: Literal["cap"]
+    id: CatalogId
+    what: Literal["power_mw", "budget_usd", "racks", "chips"]
+    value: float = Field(gt=0)
+    source: str = Field(min_length=3)
+
+
+PolicyRule = Annotated[
+    MinDomesticShare | ExportControlsRule | ForbidRule | CapRule, Field(discriminator="kind")
+]
+
+
+class Policy(Frozen):
+    """A buyer's sourcing rules: who buys (jurisdiction), when (date), and the rules."""
+
+    id: CatalogId
+    name: str
+    jurisdiction: str = Field(pattern=r"^[A-Z]{2}$")
+    date: dt.date
+    source: str = Field(min_length=3)
+    rules: tuple[PolicyRule, ...] = ()
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> Policy:
+        ids = [rule.id for rule in self.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError("rules: rule ids must be unique within a policy")
+        return self
+
+
+class OfferSpec(Frozen):
+    """A chip on offer in a fleet request; unset fields come from the catalog."""
+
+    chip: str
+    available: int | None = Field(default=None, ge=0)
+    price_usd: float | None = Field(default=None, gt=0)
+    lead_time_days: float = Field(default=0.0, ge=0)
+    system: str | None = None
+
+
+class SiteSpec(Frozen):
+    """A site in a fleet request: power cap, local power price and PUE, its own policies."""
+
+    id: CatalogId
+    power_cap_mw: float | None = Field(default=None, gt=0)
+    energy_price_usd_per_kwh: float | None = Field(default=None, ge=0)
+    pue: float | None = Field(default=None, ge=1.0)
+    policies: tuple[str, ...] = ()
+
+
+class WorkloadSpec(Frozen):
+    """What the fleet must do: train by a deadline, or serve a load within SLOs."""
+
+    kind: Workload
+    model: str
+    tokens: float | None = Field(default=None, gt=0)
+    deadline_days: float | None = Field(default=None, gt=0)
+    seq_len: int = Field(default=4096, gt=0)
+    batch_tokens: float = Field(default=4e6, gt=0)
+    rate: float | None = Field(default=None, gt=0)
+    input_len: int | None = Field(default=None, gt=0)
+    output_len: int | None = Field(default=None, gt=0)
+    ttft_s: float = Field(default=2.0, gt=0)
+    tpot_s: float = Field(default=0.05, gt=0)
+    precision: Literal["bf16", "fp8", "int8", "int4"] = "fp8"
+    hours: float = Field(default=8760.0, gt=0, description="serving horizon for costs")
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkloadSpec:
+        needed = (
+            ("tokens", "deadline_days")
+            if self.kind == "training"
+            else ("rate", "input_len", "output_len")
+        )
+        for name in needed:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: a {self.kind} workload needs it")
+        return self
+
+
+class FleetRequest(Frozen):
+    """A fleet problem as a user writes it (`swarmscale fleet --workload FILE`)."""
+
+    workload: WorkloadSpec
+    offers: tuple[OfferSpec, ...] = ()
+    sites: tuple[SiteSpec, ...] = ()

@@ -13,6 +13,7 @@ from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError
 from swarmscale.cli import (
     catalog_commands,
     fleet_commands,
+    policy_commands,
     serve_commands,
     train_commands,
     validate_commands,
@@ -38,6 +39,8 @@ app.command("mixed")(fleet_commands.mixed)
 app.command("swarm")(fleet_commands.swarm)
 app.command("equiv")(fleet_commands.equiv)
 app.command("claims")(fleet_commands.claims)
+app.add_typer(policy_commands.policy_app, name="policy")
+app.command("fleet")(policy_commands.fleet)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 

@@ -16,7 +16,7 @@ from swarmscale.catalog import Catalog
 from swarmscale.hardware import Cluster, build_cluster
 from swarmscale.perf.inference import ReplicaModel
 from swarmscale.perf.serving import max_rate
-from swarmscale.plan.search import search
+from swarmscale.plan.search import search, usable_counts
 from swarmscale.plan.serving import ServingTarget, candidate_plans
 from swarmscale.workload import InferenceJob, TrainingJob
 
@@ -70,15 +70,6 @@ def _ratios(
     same_basis = ref.cost_basis == cand.cost_basis
     cost_ratio = None if cost is None or ref_cost is None or not same_basis else cost / ref_cost
     return power / ref_power, cost_ratio, racks / ref_racks
-
-
-def usable_counts(chips: int) -> list[int]:
-    """Chip counts a planner would really run on `chips` chips: all of them, or the largest
-    count below with a friendlier factorisation (a multiple of 8, 16 or 32, or a power of
-    two), since 100 = 4 x 25 admits few parallel layouts."""
-    counts = {chips, 1 << (chips.bit_length() - 1)}
-    counts.update(unit * (chips // unit) for unit in (8, 16, 32) if chips >= unit)
-    return sorted(counts, reverse=True)
 
 
 def _step_s(

@@ -19,7 +19,7 @@ from swarmscale.hardware import Cluster
 from swarmscale.perf.hetero import KindShare, balanced_shares, cross_kind_sync_s
 from swarmscale.perf.params import count_params
 from swarmscale.perf.totals import training_totals
-from swarmscale.plan.search import search
+from swarmscale.plan.search import search, usable_counts
 from swarmscale.workload import TrainingJob
 
 BALANCING_ROUNDS = 3
@@ -66,29 +66,36 @@ def _share_units(global_batch: int, kinds: int) -> list[int]:
 
 
 def _run_kind(job: TrainingJob, cluster: Cluster, share: int) -> tuple[KindShare | None, str]:
-    result = search(
-        dataclasses.replace(job, global_batch=share),
-        cluster,
-        "time",
-        {"chips": cluster.count},
-        top_k=1,
-        coarse=True,
-    )
-    if result.best is None:
-        why = next(iter(result.rejected), "no valid plan")
+    """The kind's best plan for its share, on all its chips or the largest friendlier count
+    below (see `usable_counts`)."""
+    best: KindShare | None = None
+    why = "no valid plan"
+    sized = dataclasses.replace(job, global_batch=share)
+    for count in usable_counts(cluster.count):
+        try:
+            result = search(sized, cluster, "time", {"chips": count}, top_k=1, coarse=True)
+        except ValueError as exc:
+            why = str(exc)
+            continue
+        if result.best is None:
+            why = next(iter(result.rejected), why)
+            continue
+        step = float(result.best.totals["step_s"])
+        if best is None or step < best.step_s:
+            best = KindShare(
+                cluster.chip.id,
+                count,
+                share,
+                result.best.plan.describe(),
+                step,
+                result.best.breakdown["memory_bytes"],
+            )
+    if best is None:
         return (
             None,
             f"no feasible plan for {share} sequences per step on {cluster.count} chips: {why}",
         )
-    best = result.best
-    return KindShare(
-        cluster.chip.id,
-        cluster.count,
-        share,
-        best.plan.describe(),
-        float(best.totals["step_s"]),
-        best.breakdown["memory_bytes"],
-    ), ""
+    return best, ""
 
 
 def _balance(

@@ -116,6 +116,15 @@ def enumerate_plans(
     return PlanGrid(**{key: table[:, index] for index, key in enumerate(PLAN_KEYS)})
 
 
+def usable_counts(chips: int) -> list[int]:
+    """Chip counts a planner would really run on `chips` chips: all of them, or the largest
+    count below with a friendlier factorisation (a multiple of 8, 16 or 32, or a power of
+    two), since 100 = 4 x 25 admits few parallel layouts."""
+    counts = {chips, 1 << (chips.bit_length() - 1)}
+    counts.update(unit * (chips // unit) for unit in (8, 16, 32) if chips >= unit)
+    return sorted(counts, reverse=True)
+
+
 def _pick(fixed: dict[str, Any], key: str, options: list[int]) -> list[int]:
     if key not in fixed:
         return options

@@ -54,3 +54,25 @@ def plot_swarm(series: dict[str, list[SwarmPoint]], path: Path, title: str) -> P
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_pareto(front: list[dict[str, float]], path: Path, title: str) -> Path:
+    """Cost against days to train along the Pareto front."""
+    figure, axis = plt.subplots(figsize=(7, 5), constrained_layout=True)
+    axis.plot([p["days"] for p in front], [p["cost_usd"] / 1e6 for p in front], marker="o")
+    for point in front:
+        axis.annotate(
+            f"{int(point['chips']):,}",
+            (point["days"], point["cost_usd"] / 1e6),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
+    axis.set_xlabel("days to train")
+    axis.set_ylabel("cost, million USD")
+    axis.set_title(title)
+    axis.grid(True, alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,236 @@
+"""`swarmscale policy check` and `swarmscale fleet`: sourcing rules and what to buy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from swarmscale.catalog import Catalog, Policy, default_catalog
+from swarmscale.catalog.loader import load_fleet_request, load_policies
+from swarmscale.catalog.schemas import FleetRequest, WorkloadSpec
+from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.fleet.explain import explain_infeasible, shadow_costs
+from swarmscale.fleet.optimize import InfeasibleFleetError, Offer, Site, figures_of
+from swarmscale.fleet.workloads import ServingWork, TrainingWork, build_problem, optimise
+from swarmscale.policy.rules import FleetItem, check_fleet
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+policy_app = typer.Typer(help="Sourcing policies.", no_args_is_help=True)
+
+
+def resolve_policy(catalog: Catalog, name: str) -> Policy:
+    """A catalog policy id, or a YAML file holding exactly one policy."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        policies = load_policies(path)
+        if len(policies) != 1:
+            raise ValueError(f"{path}: holds {len(policies)} policies; give one, or its id")
+        return policies[0]
+    return catalog.policy(name)
+
+
+def parse_site_fleet(text: str) -> list[FleetItem]:
+    """`h100-sxm:512@beijing,ascend-910c:1024` -> fleet items (site 'default' if none)."""
+    items = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        spec, _, site = part.partition("@")
+        chip, sep, count = spec.partition(":")
+        if not sep or not count.isdigit():
+            raise ValueError(f"--fleet item {part!r}: expected CHIP:COUNT[@SITE]")
+        items.append(FleetItem(chip.strip(), int(count), site.strip() or "default"))
+    if not items:
+        raise ValueError("--fleet is empty; expected CHIP:COUNT[@SITE],...")
+    return items
+
+
+@policy_app.command("check")
+def policy_check(
+    policy: Annotated[str, typer.Option(help="Policy id or YAML file.")],
+    fleet: Annotated[str, typer.Option(help="CHIP:COUNT[@SITE], comma separated.")],
+    workload: Annotated[str, typer.Option(help="training or inference.")] = "training",
+    as_json: JsonFlag = False,
+) -> None:
+    """List every rule the fleet breaks, with the numbers."""
+    if workload not in ("training", "inference"):
+        raise ValueError(f"--workload must be training or inference, got {workload!r}")
+    catalog = default_catalog()
+    chosen = resolve_policy(catalog, policy)
+    items = [FleetItem(catalog.chip(i.chip).id, i.count, i.site) for i in parse_site_fleet(fleet)]
+    offers = [Offer(chip) for chip in sorted({item.chip for item in items})]
+    work = TrainingWork("llama3-8b", 1e9, 1.0)
+    problem = build_problem(catalog, work, offers, [Site()], chosen)
+    if problem.unusable:
+        raise ValueError(
+            "cannot check: " + "; ".join(f"{c}: {w}" for c, w in problem.unusable.items())
+        )
+    violations = check_fleet(catalog, chosen, items, workload, figures_of(problem.kinds))  # type: ignore[arg-type]
+    payload = {
+        "policy": chosen.id,
+        "ok": not violations,
+        "violations": [v.__dict__ for v in violations],
+    }
+    if as_json:
+        print_json(payload)
+        return
+    if not violations:
+        console.print(f"[green]the fleet complies with {chosen.id}[/green]")
+        return
+    console.print(f"[red]{len(violations)} violation(s) of {chosen.id}:[/red]")
+    for violation in violations:
+        console.print(f"  {violation.rule}: {violation.message}")
+
+
+def _work(spec: WorkloadSpec) -> TrainingWork | ServingWork:
+    if spec.kind == "training":
+        assert spec.tokens is not None and spec.deadline_days is not None
+        return TrainingWork(
+            spec.model, spec.tokens, spec.deadline_days, spec.seq_len, spec.batch_tokens
+        )
+    assert spec.rate and spec.input_len and spec.output_len
+    return ServingWork(
+        spec.model,
+        spec.rate,
+        spec.input_len,
+        spec.output_len,
+        spec.ttft_s,
+        spec.tpot_s,
+        spec.precision,
+        spec.hours,
+    )
+
+
+def _request(
+    workload: Path | None, model: str | None, tokens: float | None, deadline_days: float | None
+) -> FleetRequest:
+    if workload is not None:
+        return load_fleet_request(workload)
+    if model is None or tokens is None or deadline_days is None:
+        raise ValueError("give --workload FILE, or --model, --tokens and --deadline-days")
+    spec = WorkloadSpec(kind="training", model=model, tokens=tokens, deadline_days=deadline_days)
+    return FleetRequest(workload=spec)
+
+
+def fleet_answer(
+    catalog: Catalog, request: FleetRequest, policy: Policy, objective: str
+) -> dict[str, Any]:
+    """Solve one fleet request; shared by the CLI, `make run` and the web API."""
+    if objective not in ("cost", "energy"):
+        raise ValueError(f"--objective must be cost or energy, got {objective!r}")
+    offers = [
+        Offer(o.chip, o.available, o.price_usd, o.lead_time_days, o.system) for o in request.offers
+    ] or [Offer(chip) for chip in catalog.chips]
+    sites = [
+        Site(s.id, s.power_cap_mw, s.energy_price_usd_per_kwh, s.pue, s.policies)
+        for s in request.sites
+    ] or [Site()]
+    site_policies = {s.id: [catalog.policy(p) for p in s.policies] for s in sites}
+    work = _work(request.workload)
+    problem = build_problem(
+        catalog,
+        work,
+        offers,
+        sites,
+        policy,
+        objective,  # type: ignore[arg-type]
+        site_policies,
+    )
+    try:
+        answer = optimise(catalog, work, offers, sites, policy, problem=problem)
+    except InfeasibleFleetError as exc:
+        failed = exc.problem or problem
+        raise InfeasibleFleetError(f"{exc}. {explain_infeasible(catalog, failed)}") from exc
+    shadows = shadow_costs(catalog, answer.problem, answer.solution.cost_usd)
+    return {
+        "policy": policy.id,
+        "objective": objective,
+        **answer.as_dict(),
+        "unusable": problem.unusable,
+        "rule_costs": [e.__dict__ for e in shadows],
+    }
+
+
+def fleet(
+    policy: Annotated[str, typer.Option(help="Policy id or YAML file.")] = "unrestricted",
+    workload: Annotated[Path | None, typer.Option(help="Fleet request YAML.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model id (training, without --workload).")] = (
+        None
+    ),
+    tokens: Annotated[float | None, typer.Option(help="Training tokens.")] = None,
+    deadline_days: Annotated[float | None, typer.Option(help="Training deadline, days.")] = None,
+    objective: Annotated[str, typer.Option(help="cost or energy.")] = "cost",
+    pareto: Annotated[bool, typer.Option(help="Trace cost against training time.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="PNG of the Pareto front.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The cheapest (or least-energy) fleet that does the workload under a policy."""
+    catalog = default_catalog()
+    request = _request(workload, model, tokens, deadline_days)
+    chosen = resolve_policy(catalog, policy)
+    with error_console.status("optimising the fleet"):
+        result = fleet_answer(catalog, request, chosen, objective)
+        front = _pareto(catalog, request, chosen, objective) if pareto else []
+    if plot is not None and front:
+        from swarmscale.report.plots import plot_pareto
+
+        plot_pareto(front, plot, f"{request.workload.model}: cost against days ({chosen.id})")
+    if as_json:
+        print_json({**result, "pareto": front})
+        return
+    _print_fleet(result, front)
+
+
+def _pareto(
+    catalog: Catalog, request: FleetRequest, policy: Policy, objective: str
+) -> list[dict[str, float]]:
+    spec = request.workload
+    if spec.kind != "training" or spec.deadline_days is None:
+        raise ValueError("--pareto traces cost against training time; it needs a training workload")
+    front = []
+    for factor in (0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0):
+        days = spec.deadline_days * factor
+        varied = request.model_copy(
+            update={"workload": spec.model_copy(update={"deadline_days": days})}
+        )
+        try:
+            answer = fleet_answer(catalog, varied, policy, objective)
+        except InfeasibleFleetError:
+            continue
+        front.append(
+            {
+                "deadline_days": days,
+                "days": answer["days"],
+                "cost_usd": answer["cost_usd"],
+                "chips": answer["chips"],
+                "energy_mwh": answer["energy_mwh"],
+            }
+        )
+    return front
+
+
+def _print_fleet(result: dict[str, Any], front: list[dict[str, float]]) -> None:
+    table = Table(title=f"Fleet under {result['policy']} (objective: {result['objective']})")
+    for header in ("chip", "site", "chips"):
+        table.add_column(header)
+    for row in result["fleet"]:
+        table.add_row(row["chip"], row["site"], f"{row['chips']:,}")
+    console.print(table)
+    days = result["days"]
+    console.print(
+        f"{result['chips']:,} chips, cost ${fmt(result['cost_usd'])}, "
+        f"{fmt(result['power_mw'])} MW, {fmt(result['energy_mwh'])} MWh"
+        + (f", trains in {fmt(days)} days (full plan search)" if days else "")
+    )
+    for effect in result["rule_costs"]:
+        change = effect["cost_change"]
+        if change:
+            console.print(f"  rule {effect['constraint']} adds {100 * change:.1f}% to cost")
+    for chip, why in sorted(result["forbidden"].items()):
+        console.print(f"  not allowed: {chip}: {why}")
+    for point in front:
+        console.print(
+            f"  pareto: {fmt(point['days'])} days for ${fmt(point['cost_usd'])} "
+            f"({point['chips']:,} chips)"
+        )

@@ -1,0 +1,1 @@
+"""What to buy: fleet optimisation under sourcing policies (MILP with HiGHS)."""

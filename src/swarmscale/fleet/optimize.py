@@ -1,0 +1,414 @@
+"""What to buy: the cheapest (or fastest, or least energy) fleet that does a workload under a
+sourcing policy, as a mixed-integer linear programme solved by HiGHS (scipy.optimize.milp).
+
+Decision: u[k, s], whole units (a node of 8, or one serving replica) of chip kind k at site s.
+  minimise   sum c[k, s] u[k, s]                 (cost, or energy, per unit over the project)
+  subject to sum w[k] u[k, s] >= W               (work: training tokens, or serving tokens/s)
+             sum_s u[k, s] <= available[k]       (supply)
+             power, budget, rack and chip caps   (policy caps and site power caps)
+             sum (d[k] - share) m[k] u[k, s] >= 0 for each domestic-share rule, where m is
+             the rule's measure per unit (chips, peak FLOP/s or price) and d[k] = 1 for
+             domestic chips: sum_domestic m u >= share x sum m u, linear in u
+             u[k, s] = 0 where a policy forbids kind k (export control by date, distrust).
+Per-chip work rates w come from the performance model at a reference scale; the chosen fleet
+is then re-planned with the mixed-fleet search, and the work target is raised by the shortfall
+until the real plan meets it (`refine`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from swarmscale.catalog import Catalog, Policy, UnknownValueError
+from swarmscale.catalog.schemas import CapRule, MinDomesticShare
+from swarmscale.hardware import Cluster, build_cluster
+from swarmscale.policy.rules import FleetFigures, FleetItem, eligibility, is_domestic
+
+FleetObjective = Literal["cost", "energy"]
+TIME_LIMIT_S = 10.0
+
+
+class InfeasibleFleetError(ValueError):
+    """No fleet satisfies every constraint; the message names the conflicting rules.
+    `problem` is the problem that failed (after refinement, its raised work target)."""
+
+    def __init__(self, message: str, problem: FleetProblem | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Offer:
+    """Chips on sale: how many, at what price (None: the catalog's), arriving when."""
+
+    chip: str
+    available: int | None = None
+    price_usd: float | None = None
+    lead_time_days: float = 0.0
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where chips go: a power cap, local power price and PUE, and the site's own policies."""
+
+    id: str = "default"
+    power_cap_mw: float | None = None
+    energy_price_usd_per_kwh: float | None = None
+    pue: float | None = None
+    policies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KindRate:
+    """One chip kind's contribution per unit, from the performance model."""
+
+    chip: str
+    unit_chips: int
+    rate_per_unit: float  # tokens/s a unit trains, or output tokens/s it serves within SLOs
+    lead_hours: float
+    power_w_per_chip: float
+    price_usd_per_chip: float | None
+    price_per_chip_hour: float | None
+    peak_flops: float
+    racks_per_chip: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FleetProblem:
+    """Everything the optimiser needs, already reduced to numbers per kind and site."""
+
+    kinds: list[KindRate]
+    offers: dict[str, Offer]
+    sites: list[Site]
+    policy: Policy
+    site_policies: dict[str, list[Policy]]
+    work: float
+    hours: float
+    workload: Literal["training", "inference"]
+    objective: FleetObjective = "cost"
+    dropped_rules: frozenset[str] = frozenset()
+    unusable: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FleetSolution:
+    """The chosen fleet and what it costs."""
+
+    counts: dict[tuple[str, str], int]
+    cost_usd: float
+    energy_mwh: float
+    power_mw: float
+    work: float
+    forbidden: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[FleetItem]:
+        return [
+            FleetItem(chip, count, site) for (chip, site), count in self.counts.items() if count > 0
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fleet": [{"chip": i.chip, "site": i.site, "chips": i.count} for i in self.items],
+            "chips": sum(i.count for i in self.items),
+            "cost_usd": self.cost_usd,
+            "energy_mwh": self.energy_mwh,
+            "power_mw": self.power_mw,
+            "forbidden": self.forbidden,
+            "notes": self.notes,
+        }
+
+
+def figures_of(kinds: list[KindRate]) -> FleetFigures:
+    return FleetFigures(
+        peak_flops={k.chip: k.peak_flops for k in kinds},
+        price_usd={k.chip: k.price_usd_per_chip for k in kinds},
+        power_w={k.chip: k.power_w_per_chip for k in kinds},
+        racks_per_chip={k.chip: k.racks_per_chip for k in kinds},
+    )
+
+
+def kind_rate(
+    catalog: Catalog, cluster: Cluster, unit: int, rate_per_unit: float, offer: Offer
+) -> KindRate:
+    """Per-unit figures of one kind from its cluster (power, prices, racks)."""
+    price = offer.price_usd if offer.price_usd is not None else cluster.purchase_price_usd
+    hours = cluster.assumptions.amortisation.require() / 3600.0
+    per_hour = price / hours if price is not None else cluster.price_per_chip_hour_usd
+    power = cluster.it_power_per_chip_w
+    racks = power / cluster.assumptions.rack_power.require()
+    if cluster.system is not None and cluster.system.racks_per_unit is not None:
+        racks = cluster.system.racks_per_unit.require() / cluster.system.chips_per_unit
+    return KindRate(
+        cluster.chip.id,
+        unit,
+        rate_per_unit,
+        offer.lead_time_days * 24.0,
+        power,
+        price,
+        per_hour,
+        cluster.chip.peak_flops("bf16"),
+        racks,
+    )
+
+
+def _site_value(site: Site, catalog: Catalog, name: str) -> float:
+    assumptions = catalog.assumptions
+    if name == "pue":
+        return site.pue if site.pue is not None else assumptions.pue.require()
+    return (
+        site.energy_price_usd_per_kwh
+        if site.energy_price_usd_per_kwh is not None
+        else assumptions.energy_price.require()
+    )
+
+
+def solve(catalog: Catalog, problem: FleetProblem) -> FleetSolution:
+    """The optimal fleet for `problem`; raises InfeasibleFleetError naming the rules."""
+    kinds, sites = problem.kinds, problem.sites
+    n_vars = len(kinds) * len(sites)
+    work_per_unit = [work_of(kind, problem) for kind in kinds]
+
+    def var(k: int, s: int) -> int:
+        return k * len(sites) + s
+
+    upper = np.full(n_vars, np.inf)
+    forbidden: dict[str, str] = {}
+    for _, policy, site_index in _scoped_policies(problem):
+        if f"{policy.id}:eligibility" in problem.dropped_rules:
+            continue
+        allowed = eligibility(catalog, policy, problem.workload, [k.chip for k in kinds])
+        for k, kind in enumerate(kinds):
+            if kind.chip not in allowed.forbidden:
+                continue
+            forbidden[kind.chip] = allowed.forbidden[kind.chip]
+            for s in range(len(sites)):
+                if site_index is None or s == site_index:
+                    upper[var(k, s)] = 0
+    for k, kind in enumerate(kinds):
+        if work_per_unit[k] <= 0:
+            for s in range(len(sites)):
+                upper[var(k, s)] = 0
+        if kind.price_per_chip_hour is None and problem.objective == "cost":
+            for s in range(len(sites)):
+                upper[var(k, s)] = 0
+            forbidden.setdefault(kind.chip, "no price in the catalog or the offer")
+
+    cost = np.zeros(n_vars)
+    for k, kind in enumerate(kinds):
+        for s, site in enumerate(sites):
+            energy_kwh = (
+                kind.unit_chips
+                * kind.power_w_per_chip
+                * _site_value(site, catalog, "pue")
+                * problem.hours
+                / 1e3
+            )
+            if problem.objective == "energy":
+                cost[var(k, s)] = energy_kwh
+            else:
+                chip_cost = (kind.price_per_chip_hour or 0.0) * kind.unit_chips * problem.hours
+                cost[var(k, s)] = chip_cost + energy_kwh * _site_value(site, catalog, "price")
+
+    rows: list[np.ndarray] = []
+    lower: list[float] = []
+    higher: list[float] = []
+    names: list[str] = []
+
+    def add(row: np.ndarray, lo: float, hi: float, name: str) -> None:
+        rows.append(row)
+        lower.append(lo)
+        higher.append(hi)
+        names.append(name)
+
+    work = np.zeros(n_vars)
+    for k in range(len(kinds)):
+        for s in range(len(sites)):
+            work[var(k, s)] = work_per_unit[k]
+    add(work, problem.work, np.inf, "workload:deadline")
+
+    for k, kind in enumerate(kinds):
+        available = problem.offers.get(kind.chip, Offer(kind.chip)).available
+        if available is not None and "supply" not in problem.dropped_rules:
+            row = np.zeros(n_vars)
+            for s in range(len(sites)):
+                row[var(k, s)] = 1.0
+            add(row, -np.inf, math.floor(available / kind.unit_chips), f"supply:{kind.chip}")
+
+    for s, site in enumerate(sites):
+        if site.power_cap_mw is not None and f"site:{site.id}:power" not in problem.dropped_rules:
+            row = np.zeros(n_vars)
+            for k, kind in enumerate(kinds):
+                row[var(k, s)] = (
+                    kind.unit_chips
+                    * kind.power_w_per_chip
+                    * _site_value(site, catalog, "pue")
+                    / 1e6
+                )
+            add(row, -np.inf, site.power_cap_mw, f"site:{site.id}:power")
+
+    for _, policy, site_index in _scoped_policies(problem):
+        for rule in policy.rules:
+            key = f"{policy.id}:{rule.id}"
+            if key in problem.dropped_rules:
+                continue
+            if isinstance(rule, MinDomesticShare):
+                row = _share_row(catalog, rule, policy, kinds, sites, site_index, var, n_vars)
+                add(row, 0.0, np.inf, key)
+            elif isinstance(rule, CapRule):
+                row = _cap_row(rule, kinds, sites, site_index, var, n_vars)
+                add(row, -np.inf, rule.value, key)
+
+    constraints = LinearConstraint(np.vstack(rows), np.asarray(lower), np.asarray(higher))
+    result = milp(
+        cost,
+        constraints=constraints,
+        integrality=np.ones(n_vars),
+        bounds=Bounds(np.zeros(n_vars), upper),
+        options={"time_limit": TIME_LIMIT_S},
+    )
+    if result.status != 0 or result.x is None:
+        raise InfeasibleFleetError(
+            "no fleet satisfies every constraint"
+            if result.status == 2
+            else f"the solver stopped without a solution ({result.message})"
+        )
+    units = np.rint(result.x).astype(int)
+    counts = {
+        (kinds[k].chip, sites[s].id): int(units[var(k, s)] * kinds[k].unit_chips)
+        for k in range(len(kinds))
+        for s in range(len(sites))
+    }
+    energy_kwh = sum(
+        units[var(k, s)]
+        * kinds[k].unit_chips
+        * kinds[k].power_w_per_chip
+        * _site_value(site, catalog, "pue")
+        * problem.hours
+        / 1e3
+        for k in range(len(kinds))
+        for s, site in enumerate(sites)
+    )
+    money = sum(
+        units[var(k, s)]
+        * (kinds[k].unit_chips * (kinds[k].price_per_chip_hour or 0.0) * problem.hours)
+        + units[var(k, s)]
+        * kinds[k].unit_chips
+        * kinds[k].power_w_per_chip
+        * _site_value(site, catalog, "pue")
+        * problem.hours
+        / 1e3
+        * _site_value(site, catalog, "price")
+        for k in range(len(kinds))
+        for s, site in enumerate(sites)
+    )
+    power = sum(
+        units[var(k, s)]
+        * kinds[k].unit_chips
+        * kinds[k].power_w_per_chip
+        * _site_value(site, catalog, "pue")
+        / 1e6
+        for k in range(len(kinds))
+        for s, site in enumerate(sites)
+    )
+    achieved = float(work @ result.x)
+    return FleetSolution(counts, float(money), energy_kwh / 1e3, float(power), achieved, forbidden)
+
+
+def work_of(kind: KindRate, problem: FleetProblem) -> float:
+    """What one unit contributes: tokens over the project for training (from the day it
+    arrives), output tokens/s for serving."""
+    if problem.workload == "inference":
+        return kind.rate_per_unit
+    return kind.rate_per_unit * max(problem.hours - kind.lead_hours, 0.0) * 3600.0
+
+
+def _scoped_policies(problem: FleetProblem) -> list[tuple[str, Policy, int | None]]:
+    scoped: list[tuple[str, Policy, int | None]] = [("fleet", problem.policy, None)]
+    for s, site in enumerate(problem.sites):
+        for policy in problem.site_policies.get(site.id, []):
+            scoped.append((site.id, policy, s))
+    return scoped
+
+
+def _measure_per_unit(rule: MinDomesticShare, kind: KindRate) -> float:
+    if rule.measure == "count":
+        return float(kind.unit_chips)
+    if rule.measure == "compute":
+        return kind.unit_chips * kind.peak_flops / 1e15
+    if kind.price_usd_per_chip is None:
+        raise InfeasibleFleetError(f"rule {rule.id} measures spend, but {kind.chip} has no price")
+    return kind.unit_chips * kind.price_usd_per_chip / 1e6
+
+
+def _share_row(
+    catalog: Catalog,
+    rule: MinDomesticShare,
+    policy: Policy,
+    kinds: list[KindRate],
+    sites: list[Site],
+    site_index: int | None,
+    var: Any,
+    n_vars: int,
+) -> np.ndarray:
+    country = rule.country or policy.jurisdiction
+    row = np.zeros(n_vars)
+    for k, kind in enumerate(kinds):
+        domestic = 1.0 if is_domestic(catalog.chip(kind.chip), country, rule.domestic_by) else 0.0
+        weight = (domestic - rule.share) * _measure_per_unit(rule, kind)
+        for s in range(len(sites)):
+            if site_index is None or s == site_index:
+                row[var(k, s)] = weight
+    return row
+
+
+def _cap_row(
+    rule: CapRule,
+    kinds: list[KindRate],
+    sites: list[Site],
+    site_index: int | None,
+    var: Any,
+    n_vars: int,
+) -> np.ndarray:
+    row = np.zeros(n_vars)
+    for k, kind in enumerate(kinds):
+        if rule.what == "chips":
+            per_unit = float(kind.unit_chips)
+        elif rule.what == "power_mw":
+            per_unit = kind.unit_chips * kind.power_w_per_chip / 1e6
+        elif rule.what == "racks":
+            per_unit = kind.unit_chips * kind.racks_per_chip
+        else:
+            per_unit = kind.unit_chips * (kind.price_usd_per_chip or math.inf)
+        for s in range(len(sites)):
+            if site_index is None or s == site_index:
+                row[var(k, s)] = per_unit
+    return row
+
+
+def build_kinds(
+    catalog: Catalog, offers: list[Offer], rate_of: Any
+) -> tuple[list[KindRate], dict[str, str]]:
+    """KindRate per offer, and the offers that cannot be modelled (a spec the model needs is
+    unknown in the catalog); `rate_of(cluster)` gives (unit chips, tokens/s per unit, note)."""
+    kinds: list[KindRate] = []
+    unusable: dict[str, str] = {}
+    for offer in offers:
+        try:
+            cluster = build_cluster(catalog, offer.chip, 1024, offer.system)
+            unit, rate_per_unit, note = rate_of(cluster)
+            rate = kind_rate(catalog, cluster, unit, rate_per_unit, offer)
+        except UnknownValueError as exc:
+            unusable[catalog.chip(offer.chip).id] = str(exc)
+            continue
+        kinds.append(dataclasses.replace(rate, note=note))
+    return kinds, unusable

@@ -1,0 +1,247 @@
+"""Turn a workload (train M on T tokens by a deadline, or serve a load within SLOs) into a
+fleet problem, solve it, and check the answer with the full plan search.
+
+Per-chip rates come from the homogeneous model at a reference size (1,024 chips for training,
+one best replica for serving). Training throughput per chip falls with scale, so the chosen
+fleet is re-planned with the mixed-fleet search and, while it misses the deadline, the work
+target is raised by the shortfall and the MILP solved again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from swarmscale.catalog import Catalog, Policy
+from swarmscale.fleet.optimize import (
+    FleetObjective,
+    FleetProblem,
+    FleetSolution,
+    InfeasibleFleetError,
+    KindRate,
+    Offer,
+    Site,
+    build_kinds,
+    solve,
+)
+from swarmscale.hardware import Cluster, build_cluster
+from swarmscale.perf.inference import ReplicaModel
+from swarmscale.perf.serving import max_rate
+from swarmscale.plan.hetero import plan_mixed
+from swarmscale.plan.search import search
+from swarmscale.plan.serving import ServingTarget, candidate_plans
+from swarmscale.plan.swarm import batch_sequences
+from swarmscale.workload import InferenceJob, TrainingJob
+
+REFERENCE_CHIPS = 1024
+TRAINING_UNIT = 32  # whole groups of four 8-chip nodes: counts that factor well
+REFINE_ROUNDS = 6
+
+
+@dataclass(frozen=True)
+class TrainingWork:
+    """Train `model` on `tokens` tokens within `deadline_days`."""
+
+    model: str
+    tokens: float
+    deadline_days: float
+    seq_len: int = 4096
+    batch_tokens: float = 4e6
+
+    def job(self, catalog: Catalog) -> TrainingJob:
+        return TrainingJob(
+            catalog.model(self.model),
+            self.seq_len,
+            batch_sequences(self.batch_tokens, self.seq_len),
+            tokens=self.tokens,
+        )
+
+
+@dataclass(frozen=True)
+class ServingWork:
+    """Serve `rate` requests/s within TTFT and TPOT targets, costed over `hours`."""
+
+    model: str
+    rate: float
+    input_len: int
+    output_len: int
+    ttft_s: float
+    tpot_s: float
+    precision: Literal["bf16", "fp8", "int8", "int4"] = "fp8"
+    hours: float = 8760.0
+
+
+Work = TrainingWork | ServingWork
+
+
+def _training_rate(job: TrainingJob, tokens: float, deadline_days: float) -> Any:
+    """Per-unit rate at the scale the deadline needs: first measured at 1,024 chips, then
+    again at the power-of-two count that this kind alone would need (rates fall with scale)."""
+
+    def at(cluster: Cluster, chips: int) -> tuple[float, str]:
+        sized = dataclasses.replace(cluster, count=chips)
+        result = search(job, sized, "time", {"chips": chips}, top_k=1, coarse=True)
+        if result.best is None:
+            return 0.0, f"no feasible plan at {chips:,} chips: " + next(iter(result.rejected), "")
+        return float(result.best.totals["tokens_per_s"]) / chips, ""
+
+    def rate_of(cluster: Cluster) -> tuple[int, float, str]:
+        per_chip, note = at(cluster, REFERENCE_CHIPS)
+        if per_chip > 0:
+            needed = tokens / (per_chip * deadline_days * 86400.0)
+            scale = 1 << max(TRAINING_UNIT.bit_length(), math.ceil(math.log2(max(needed, 1.0))))
+            if scale != REFERENCE_CHIPS:
+                at_scale, _ = at(cluster, scale)
+                per_chip = at_scale or per_chip
+        return TRAINING_UNIT, per_chip * TRAINING_UNIT, note
+
+    return rate_of
+
+
+def _serving_rate(catalog: Catalog, work: ServingWork) -> Any:
+    kv = 1.0 if work.precision in ("fp8", "int8") else 2.0
+    job = InferenceJob(catalog.model(work.model), work.precision, kv_bytes=kv)
+    target = ServingTarget(work.rate, work.input_len, work.output_len, work.ttft_s, work.tpot_s)
+
+    def rate_of(cluster: Cluster) -> tuple[int, float, str]:
+        best: tuple[float, int] | None = None
+        wide = dataclasses.replace(cluster, count=1_000_000)
+        for plan in candidate_plans(job, wide):
+            try:
+                replica = ReplicaModel(job, wide, plan)
+            except ValueError:
+                continue
+            rate, _, _ = max_rate(
+                replica, target.input_len, target.output_len, target.ttft_s, target.tpot_s
+            )
+            per_chip = rate * target.output_len / plan.chips
+            if rate > 0 and (best is None or per_chip > best[0] / best[1]):
+                best = (rate * target.output_len, plan.chips)
+        if best is None:
+            return 1, 0.0, "no replica layout meets the SLOs"
+        return best[1], best[0], ""
+
+    return rate_of
+
+
+def build_problem(
+    catalog: Catalog,
+    work: Work,
+    offers: list[Offer],
+    sites: list[Site],
+    policy: Policy,
+    objective: FleetObjective = "cost",
+    site_policies: dict[str, list[Policy]] | None = None,
+) -> FleetProblem:
+    if isinstance(work, TrainingWork):
+        rate_of = _training_rate(work.job(catalog), work.tokens, work.deadline_days)
+        kinds, unusable = build_kinds(catalog, offers, rate_of)
+        target, hours = work.tokens, work.deadline_days * 24.0
+        kind: Literal["training", "inference"] = "training"
+    else:
+        kinds, unusable = build_kinds(catalog, offers, _serving_rate(catalog, work))
+        target, hours, kind = work.rate * work.output_len, work.hours, "inference"
+    offered = {catalog.chip(offer.chip).id: offer for offer in offers}
+    return FleetProblem(
+        kinds,
+        offered,
+        sites,
+        policy,
+        site_policies or {},
+        target,
+        hours,
+        kind,
+        objective,
+        unusable=unusable,
+    )
+
+
+@dataclass
+class FleetAnswer:
+    """The optimiser's fleet, checked by the full plan search."""
+
+    problem: FleetProblem
+    solution: FleetSolution
+    days: float | None
+    tokens_per_s: float | None
+    rounds: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.solution.as_dict(),
+            "days": self.days,
+            "tokens_per_s": self.tokens_per_s,
+            "refine_rounds": self.rounds,
+            "kinds": [
+                {
+                    "chip": k.chip,
+                    "unit_chips": k.unit_chips,
+                    "rate_per_unit": k.rate_per_unit,
+                    "note": k.note,
+                }
+                for k in self.problem.kinds
+            ],
+        }
+
+
+def _replan(
+    catalog: Catalog, work: TrainingWork, solution: FleetSolution, offers: dict[str, Offer]
+) -> float:
+    """Tokens/s of the chosen fleet under the mixed-fleet plan search (sites pooled)."""
+    per_chip: dict[str, int] = {}
+    for item in solution.items:
+        per_chip[item.chip] = per_chip.get(item.chip, 0) + item.count
+    clusters = [
+        build_cluster(catalog, chip, count, offers[chip].system) for chip, count in per_chip.items()
+    ]
+    return plan_mixed(work.job(catalog), clusters).tokens_per_s
+
+
+def optimise(
+    catalog: Catalog,
+    work: Work,
+    offers: list[Offer],
+    sites: list[Site],
+    policy: Policy,
+    objective: FleetObjective = "cost",
+    site_policies: dict[str, list[Policy]] | None = None,
+    problem: FleetProblem | None = None,
+) -> FleetAnswer:
+    """Solve, then (for training) re-plan and tighten until the deadline holds."""
+    problem = problem or build_problem(
+        catalog, work, offers, sites, policy, objective, site_policies
+    )
+    solution = solve(catalog, problem)
+    if isinstance(work, ServingWork):
+        return FleetAnswer(problem, solution, None, None, 1)
+    best: FleetAnswer | None = None
+    current, tokens_per_s = problem, 0.0
+    for round_ in range(1, REFINE_ROUNDS + 1):
+        tokens_per_s = _replan(catalog, work, solution, problem.offers)
+        days = work.tokens / tokens_per_s / 86400.0 if tokens_per_s > 0 else float("inf")
+        answer = FleetAnswer(current, solution, days, tokens_per_s, round_)
+        meets = days <= work.deadline_days * 1.001
+        if meets and (best is None or solution.cost_usd < best.solution.cost_usd):
+            best = answer
+        if abs(days / work.deadline_days - 1.0) < 0.02 or round_ == REFINE_ROUNDS:
+            break
+        # Scale the work target by the miss (or the slack) and solve again.
+        current = dataclasses.replace(current, work=current.work * days / work.deadline_days)
+        try:
+            solution = solve(catalog, current)
+        except InfeasibleFleetError:
+            break
+    if best is None:
+        raise InfeasibleFleetError(
+            f"the fleets the optimiser finds train in {days:.1f} days under the full plan "
+            f"search, past the {work.deadline_days:g}-day deadline; meeting it needs "
+            f"{current.work / problem.work:.2f}x the linear estimate of work",
+            current,
+        )
+    return best
+
+
+def kinds_table(kinds: list[KindRate]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(kind) for kind in kinds]
