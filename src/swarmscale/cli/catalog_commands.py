@@ -373,3 +373,38 @@ def headline() -> None:
         )
     console.print(table)
     _headline_serving()
+    _headline_policy()
+
+
+def _headline_policy() -> None:
+    """The cheapest fleet for a 90-day training run under the 70% domestic rule, and without."""
+    from swarmscale.catalog.schemas import FleetRequest, WorkloadSpec
+    from swarmscale.cli.policy_commands import fleet_answer
+
+    catalog = default_catalog()
+    spec = WorkloadSpec(kind="training", model="llama3-70b", tokens=15e12, deadline_days=90)
+    table = Table(
+        title="Cheapest fleet to train llama3-70b on 15T tokens within 90 days "
+        "(every catalog chip on offer)"
+    )
+    for header in ("policy", "fleet", "days", "MW", "cost $M", "rule costs"):
+        table.add_column(header)
+    for policy_id in ("unrestricted", "cn-beijing-70"):
+        answer = fleet_answer(
+            catalog, FleetRequest(workload=spec), catalog.policy(policy_id), "cost"
+        )
+        fleet_text = ", ".join(f"{row['chips']:,} {row['chip']}" for row in answer["fleet"])
+        costs = ", ".join(
+            f"{e['constraint'].split(':')[1]} +{100 * e['cost_change']:.0f}%"
+            for e in answer["rule_costs"]
+            if e["cost_change"]
+        )
+        table.add_row(
+            policy_id,
+            fleet_text,
+            fmt(answer["days"]),
+            fmt(answer["power_mw"]),
+            fmt(answer["cost_usd"] / 1e6),
+            costs or "-",
+        )
+    console.print(table)

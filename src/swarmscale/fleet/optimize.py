@@ -187,10 +187,11 @@ def solve(catalog: Catalog, problem: FleetProblem) -> FleetSolution:
         if f"{policy.id}:eligibility" in problem.dropped_rules:
             continue
         allowed = eligibility(catalog, policy, problem.workload, [k.chip for k in kinds])
+        where = "" if site_index is None else f" at {sites[site_index].id}"
         for k, kind in enumerate(kinds):
             if kind.chip not in allowed.forbidden:
                 continue
-            forbidden[kind.chip] = allowed.forbidden[kind.chip]
+            forbidden[kind.chip + where] = allowed.forbidden[kind.chip]
             for s in range(len(sites)):
                 if site_index is None or s == site_index:
                     upper[var(k, s)] = 0

@@ -38,6 +38,7 @@ from swarmscale.workload import InferenceJob, TrainingJob
 REFERENCE_CHIPS = 1024
 TRAINING_UNIT = 32  # whole groups of four 8-chip nodes: counts that factor well
 REFINE_ROUNDS = 6
+MAX_REFERENCE_LOG2 = 20  # rates are measured at up to 2^20 (about a million) chips
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,10 @@ def _training_rate(job: TrainingJob, tokens: float, deadline_days: float) -> Any
 
     def at(cluster: Cluster, chips: int) -> tuple[float, str]:
         sized = dataclasses.replace(cluster, count=chips)
-        result = search(job, sized, "time", {"chips": chips}, top_k=1, coarse=True)
+        try:
+            result = search(job, sized, "time", {"chips": chips}, top_k=1, coarse=True)
+        except ValueError as exc:
+            return 0.0, str(exc)
         if result.best is None:
             return 0.0, f"no feasible plan at {chips:,} chips: " + next(iter(result.rejected), "")
         return float(result.best.totals["tokens_per_s"]) / chips, ""
@@ -91,7 +95,10 @@ def _training_rate(job: TrainingJob, tokens: float, deadline_days: float) -> Any
         per_chip, note = at(cluster, REFERENCE_CHIPS)
         if per_chip > 0:
             needed = tokens / (per_chip * deadline_days * 86400.0)
-            scale = 1 << max(TRAINING_UNIT.bit_length(), math.ceil(math.log2(max(needed, 1.0))))
+            scale = 1 << max(
+                TRAINING_UNIT.bit_length(),
+                min(MAX_REFERENCE_LOG2, math.ceil(math.log2(max(needed, 1.0)))),
+            )
             if scale != REFERENCE_CHIPS:
                 at_scale, _ = at(cluster, scale)
                 per_chip = at_scale or per_chip
