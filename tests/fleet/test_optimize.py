@@ -189,7 +189,7 @@ def test_fleet_cli_and_infeasible_exit_2(run_cli: CliRunner, tmp_path: object) -
             "cn-beijing-100",
         ]
     )
-    assert code == 2 and out == "" and "no chip kind can train this model" in err
+    assert code == 2 and out == "" and "no fleet satisfies" in err
 
 
 def test_policy_check_cli(run_cli: CliRunner) -> None:

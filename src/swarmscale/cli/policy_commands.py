@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,11 +14,17 @@ from swarmscale.catalog.loader import load_fleet_request, load_policies
 from swarmscale.catalog.schemas import FleetRequest, WorkloadSpec
 from swarmscale.cli.output import console, error_console, fmt, print_json
 from swarmscale.fleet.explain import explain_infeasible, shadow_costs
-from swarmscale.fleet.optimize import InfeasibleFleetError, Offer, Site, figures_of
+from swarmscale.fleet.optimize import (
+    InfeasibleFleetError,
+    Offer,
+    Site,
+    figures_of,
+)
 from swarmscale.fleet.workloads import ServingWork, TrainingWork, build_problem, optimise
 from swarmscale.policy.rules import FleetItem, check_fleet
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+FASTEST_STEPS = 7  # bisection steps on the deadline (x256 range to within ~5%)
 policy_app = typer.Typer(help="Sourcing policies.", no_args_is_help=True)
 
 
@@ -114,11 +121,47 @@ def _request(
 
 
 def fleet_answer(
-    catalog: Catalog, request: FleetRequest, policy: Policy, objective: str
+    catalog: Catalog,
+    request: FleetRequest,
+    policy: Policy,
+    objective: str,
+    budget_usd: float | None = None,
 ) -> dict[str, Any]:
-    """Solve one fleet request; shared by the CLI, `make run` and the web API."""
-    if objective not in ("cost", "energy"):
-        raise ValueError(f"--objective must be cost or energy, got {objective!r}")
+    """Solve one fleet request; shared by the CLI, `make run` and the web API.
+
+    `time` finds the earliest deadline that a fleet costing at most `budget_usd` meets under
+    the full plan search (bisection on the deadline), and answers with that fleet."""
+    if objective not in ("cost", "energy", "time"):
+        raise ValueError(f"--objective must be cost, time or energy, got {objective!r}")
+    if objective == "time":
+        return {**_answer_fastest(catalog, request, policy, budget_usd), "objective": "time"}
+    return _answer(catalog, request, policy, objective, None)
+
+
+def _answer(
+    catalog: Catalog, request: FleetRequest, policy: Policy, objective: str, cost_cap: float | None
+) -> dict[str, Any]:
+    offers, sites = _offers_and_sites(catalog, request)
+    site_policies = {s.id: [catalog.policy(p) for p in s.policies] for s in sites}
+    work = _work(request.workload)
+    problem = build_problem(catalog, work, offers, sites, policy, objective, site_policies)  # type: ignore[arg-type]
+    problem = dataclasses.replace(problem, cost_cap=cost_cap)
+    try:
+        solved = optimise(catalog, work, offers, sites, policy, problem=problem)
+    except InfeasibleFleetError as exc:
+        failed = exc.problem or problem
+        raise InfeasibleFleetError(f"{exc}. {explain_infeasible(catalog, failed)}") from exc
+    shadows = shadow_costs(catalog, solved.problem, solved.solution.cost_usd)
+    return {
+        "policy": policy.id,
+        "objective": objective,
+        **solved.as_dict(),
+        "unusable": problem.unusable,
+        "rule_costs": [e.__dict__ for e in shadows],
+    }
+
+
+def _offers_and_sites(catalog: Catalog, request: FleetRequest) -> tuple[list[Offer], list[Site]]:
     offers = [
         Offer(o.chip, o.available, o.price_usd, o.lead_time_days, o.system) for o in request.offers
     ] or [Offer(chip) for chip in catalog.chips]
@@ -126,30 +169,40 @@ def fleet_answer(
         Site(s.id, s.power_cap_mw, s.energy_price_usd_per_kwh, s.pue, s.policies)
         for s in request.sites
     ] or [Site()]
-    site_policies = {s.id: [catalog.policy(p) for p in s.policies] for s in sites}
-    work = _work(request.workload)
-    problem = build_problem(
-        catalog,
-        work,
-        offers,
-        sites,
-        policy,
-        objective,  # type: ignore[arg-type]
-        site_policies,
-    )
-    try:
-        answer = optimise(catalog, work, offers, sites, policy, problem=problem)
-    except InfeasibleFleetError as exc:
-        failed = exc.problem or problem
-        raise InfeasibleFleetError(f"{exc}. {explain_infeasible(catalog, failed)}") from exc
-    shadows = shadow_costs(catalog, answer.problem, answer.solution.cost_usd)
-    return {
-        "policy": policy.id,
-        "objective": objective,
-        **answer.as_dict(),
-        "unusable": problem.unusable,
-        "rule_costs": [e.__dict__ for e in shadows],
-    }
+    return offers, sites
+
+
+def _answer_fastest(
+    catalog: Catalog, request: FleetRequest, policy: Policy, budget_usd: float | None
+) -> dict[str, Any]:
+    spec = request.workload
+    if spec.kind != "training" or budget_usd is None or spec.deadline_days is None:
+        raise ValueError("--objective time needs a training workload and --budget (USD)")
+
+    def attempt(days: float) -> dict[str, Any] | None:
+        trial = request.model_copy(
+            update={"workload": spec.model_copy(update={"deadline_days": days})}
+        )
+        try:
+            return _answer(catalog, trial, policy, "cost", budget_usd)
+        except InfeasibleFleetError:
+            return None
+
+    low, high = spec.deadline_days / 16.0, spec.deadline_days * 16.0
+    best = attempt(high)
+    if best is None:
+        raise InfeasibleFleetError(
+            f"no fleet within ${budget_usd:,.0f} trains the job within "
+            f"{high:g} days under {policy.id}"
+        )
+    for _ in range(FASTEST_STEPS):
+        middle = (low * high) ** 0.5
+        answer = attempt(middle)
+        if answer is None:
+            low = middle
+        else:
+            best, high = answer, middle
+    return best
 
 
 def fleet(
@@ -160,7 +213,12 @@ def fleet(
     ),
     tokens: Annotated[float | None, typer.Option(help="Training tokens.")] = None,
     deadline_days: Annotated[float | None, typer.Option(help="Training deadline, days.")] = None,
-    objective: Annotated[str, typer.Option(help="cost or energy.")] = "cost",
+    objective: Annotated[str, typer.Option(help="cost, time (needs --budget) or energy.")] = (
+        "cost"
+    ),
+    budget: Annotated[float | None, typer.Option(help="Project budget, USD (time objective).")] = (
+        None
+    ),
     pareto: Annotated[bool, typer.Option(help="Trace cost against training time.")] = False,
     plot: Annotated[Path | None, typer.Option(help="PNG of the Pareto front.")] = None,
     as_json: JsonFlag = False,
@@ -170,7 +228,7 @@ def fleet(
     request = _request(workload, model, tokens, deadline_days)
     chosen = resolve_policy(catalog, policy)
     with error_console.status("optimising the fleet"):
-        result = fleet_answer(catalog, request, chosen, objective)
+        result = fleet_answer(catalog, request, chosen, objective, budget)
         front = _pareto(catalog, request, chosen, objective) if pareto else []
     if plot is not None and front:
         from swarmscale.report.plots import plot_pareto
@@ -226,7 +284,11 @@ def _print_fleet(result: dict[str, Any], front: list[dict[str, float]]) -> None:
     for effect in result["rule_costs"]:
         change = effect["cost_change"]
         if change:
-            console.print(f"  rule {effect['constraint']} adds {100 * change:.1f}% to cost")
+            saved = effect["days_saved"]
+            days_text = f" and {fmt(saved)} days" if saved else ""
+            console.print(
+                f"  rule {effect['constraint']} adds {100 * change:.1f}% to cost{days_text}"
+            )
     for chip, why in sorted(result["forbidden"].items()):
         console.print(f"  not allowed: {chip}: {why}")
     for point in front:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from swarmscale.catalog import Catalog
 from swarmscale.catalog.schemas import CapRule, MinDomesticShare
-from swarmscale.fleet.optimize import FleetProblem, InfeasibleFleetError, solve
+from swarmscale.fleet.optimize import FleetProblem, InfeasibleFleetError, fastest_hours, solve
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class RuleEffect:
     feasible: bool
     cost_usd: float | None
     cost_change: float | None  # relative to the constrained optimum; None when that has none
+    days_saved: float | None = None  # training: days faster without it, at the same cost
 
 
 def constraint_names(problem: FleetProblem) -> list[str]:
@@ -80,10 +81,17 @@ def explain_infeasible(catalog: Catalog, problem: FleetProblem) -> str:
 
 
 def shadow_costs(catalog: Catalog, problem: FleetProblem, cost: float) -> list[RuleEffect]:
-    """What each constraint costs at the optimum (0 when it does not bind)."""
+    """What each constraint costs at the optimum (0 when it does not bind); for training, also
+    how many days sooner the same money would finish without it."""
     effects = []
+    base_hours = fastest_hours(catalog, problem, cost) if problem.workload == "training" else None
     for name in constraint_names(problem):
         relaxed = _without(catalog, problem, name)
         change = None if relaxed is None or relaxed <= 0 else cost / relaxed - 1.0
-        effects.append(RuleEffect(name, relaxed is not None, relaxed, change))
+        saved = None
+        if change and base_hours is not None:
+            freer = dataclasses.replace(problem, dropped_rules=problem.dropped_rules | {name})
+            hours = fastest_hours(catalog, freer, cost)
+            saved = None if hours is None else (base_hours - hours) / 24.0
+        effects.append(RuleEffect(name, relaxed is not None, relaxed, change, saved))
     return effects

@@ -17,8 +17,13 @@ until the real plan meets it (`refine`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
 import math
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -79,6 +84,9 @@ class KindRate:
     peak_flops: float
     racks_per_chip: float
     note: str = ""
+    # Training: (chips, tokens/s) of this kind alone at several sizes; the MILP uses their
+    # concave envelope, since throughput per chip falls with scale and stops at the batch limit.
+    curve: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,7 @@ class FleetProblem:
     objective: FleetObjective = "cost"
     dropped_rules: frozenset[str] = frozenset()
     unusable: dict[str, str] = field(default_factory=dict)
+    cost_cap: float | None = None  # an upper bound on the objective's own cost (time objective)
 
 
 @dataclass
@@ -204,21 +213,8 @@ def solve(catalog: Catalog, problem: FleetProblem) -> FleetSolution:
                 upper[var(k, s)] = 0
             forbidden.setdefault(kind.chip, "no price in the catalog or the offer")
 
-    cost = np.zeros(n_vars)
-    for k, kind in enumerate(kinds):
-        for s, site in enumerate(sites):
-            energy_kwh = (
-                kind.unit_chips
-                * kind.power_w_per_chip
-                * _site_value(site, catalog, "pue")
-                * problem.hours
-                / 1e3
-            )
-            if problem.objective == "energy":
-                cost[var(k, s)] = energy_kwh
-            else:
-                chip_cost = (kind.price_per_chip_hour or 0.0) * kind.unit_chips * problem.hours
-                cost[var(k, s)] = chip_cost + energy_kwh * _site_value(site, catalog, "price")
+    money, energy_kwh, power_mw = unit_rows(catalog, problem, var, n_vars)
+    cost = energy_kwh if problem.objective == "energy" else money
 
     rows: list[np.ndarray] = []
     lower: list[float] = []
@@ -231,11 +227,26 @@ def solve(catalog: Catalog, problem: FleetProblem) -> FleetSolution:
         higher.append(hi)
         names.append(name)
 
-    work = np.zeros(n_vars)
-    for k in range(len(kinds)):
-        for s in range(len(sites)):
-            work[var(k, s)] = work_per_unit[k]
+    curved = problem.workload == "training" and any(kind.curve for kind in kinds)
+    n_total = n_vars + (len(kinds) if curved else 0)
+    work = np.zeros(n_total)
+    if curved:
+        # t_k (tokens/s of kind k) sits under every line of its concave envelope.
+        for k, kind in enumerate(kinds):
+            work[n_vars + k] = max(problem.hours - kind.lead_hours, 0.0) * 3600.0
+            for slope, intercept in concave_lines(kind.curve):
+                row = np.zeros(n_total)
+                row[n_vars + k] = 1.0
+                for s in range(len(sites)):
+                    row[var(k, s)] = -slope * kind.unit_chips
+                add(row, -np.inf, intercept, f"scaling:{kind.chip}")
+    else:
+        for k in range(len(kinds)):
+            for s in range(len(sites)):
+                work[var(k, s)] = work_per_unit[k]
     add(work, problem.work, np.inf, "workload:deadline")
+    if problem.cost_cap is not None:
+        add(money, -np.inf, problem.cost_cap, "budget")
 
     for k, kind in enumerate(kinds):
         available = problem.offers.get(kind.chip, Offer(kind.chip)).available
@@ -269,60 +280,118 @@ def solve(catalog: Catalog, problem: FleetProblem) -> FleetSolution:
                 row = _cap_row(rule, kinds, sites, site_index, var, n_vars)
                 add(row, -np.inf, rule.value, key)
 
-    constraints = LinearConstraint(np.vstack(rows), np.asarray(lower), np.asarray(higher))
-    result = milp(
-        cost,
-        constraints=constraints,
-        integrality=np.ones(n_vars),
-        bounds=Bounds(np.zeros(n_vars), upper),
-        options={"time_limit": TIME_LIMIT_S},
-    )
+    padded = np.vstack([np.pad(row, (0, n_total - row.shape[0])) for row in rows])
+    with _native_stdout_silenced():
+        result = milp(
+            np.pad(cost, (0, n_total - n_vars)),
+            constraints=LinearConstraint(padded, np.asarray(lower), np.asarray(higher)),
+            integrality=np.concatenate([np.ones(n_vars), np.zeros(n_total - n_vars)]),
+            bounds=Bounds(
+                np.zeros(n_total), np.concatenate([upper, np.full(n_total - n_vars, np.inf)])
+            ),
+            options={"time_limit": TIME_LIMIT_S},
+        )
     if result.status != 0 or result.x is None:
         raise InfeasibleFleetError(
             "no fleet satisfies every constraint"
             if result.status == 2
             else f"the solver stopped without a solution ({result.message})"
         )
-    units = np.rint(result.x).astype(int)
+    units = np.rint(result.x[:n_vars]).astype(int)
     counts = {
         (kinds[k].chip, sites[s].id): int(units[var(k, s)] * kinds[k].unit_chips)
         for k in range(len(kinds))
         for s in range(len(sites))
     }
-    energy_kwh = sum(
-        units[var(k, s)]
-        * kinds[k].unit_chips
-        * kinds[k].power_w_per_chip
-        * _site_value(site, catalog, "pue")
-        * problem.hours
-        / 1e3
-        for k in range(len(kinds))
-        for s, site in enumerate(sites)
+    return FleetSolution(
+        counts,
+        float(money @ units),
+        float(energy_kwh @ units) / 1e3,
+        float(power_mw @ units),
+        float(work @ result.x),
+        forbidden,
     )
-    money = sum(
-        units[var(k, s)]
-        * (kinds[k].unit_chips * (kinds[k].price_per_chip_hour or 0.0) * problem.hours)
-        + units[var(k, s)]
-        * kinds[k].unit_chips
-        * kinds[k].power_w_per_chip
-        * _site_value(site, catalog, "pue")
-        * problem.hours
-        / 1e3
-        * _site_value(site, catalog, "price")
-        for k in range(len(kinds))
-        for s, site in enumerate(sites)
-    )
-    power = sum(
-        units[var(k, s)]
-        * kinds[k].unit_chips
-        * kinds[k].power_w_per_chip
-        * _site_value(site, catalog, "pue")
-        / 1e6
-        for k in range(len(kinds))
-        for s, site in enumerate(sites)
-    )
-    achieved = float(work @ result.x)
-    return FleetSolution(counts, float(money), energy_kwh / 1e3, float(power), achieved, forbidden)
+
+
+@contextlib.contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """HiGHS's C++ core can print diagnostics straight to file descriptor 1, which would
+    corrupt `--json` output; point it at /dev/null while the solver runs."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def unit_rows(
+    catalog: Catalog, problem: FleetProblem, var: Any, n_vars: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit of each kind at each site: project cost (chips over the hours plus energy),
+    energy (kWh) and facility power (MW)."""
+    money, energy, power = np.zeros(n_vars), np.zeros(n_vars), np.zeros(n_vars)
+    for k, kind in enumerate(problem.kinds):
+        for s, site in enumerate(problem.sites):
+            watts = kind.unit_chips * kind.power_w_per_chip * _site_value(site, catalog, "pue")
+            energy[var(k, s)] = watts * problem.hours / 1e3
+            chip_cost = (kind.price_per_chip_hour or 0.0) * kind.unit_chips * problem.hours
+            money[var(k, s)] = chip_cost + energy[var(k, s)] * _site_value(site, catalog, "price")
+            power[var(k, s)] = watts / 1e6
+    return money, energy, power
+
+
+def fastest_hours(
+    catalog: Catalog,
+    problem: FleetProblem,
+    cost_cap: float,
+    low: float = 1.0,
+    high: float = 24.0 * 3650,
+) -> float | None:
+    """Shortest project (hours) a fleet within `cost_cap` can finish the training work in,
+    by bisection on the MILP's feasibility; None when even `high` hours is not enough."""
+
+    def feasible(hours: float) -> bool:
+        trial = dataclasses.replace(problem, hours=hours, cost_cap=cost_cap)
+        try:
+            solve(catalog, trial)
+        except InfeasibleFleetError:
+            return False
+        return True
+
+    if not feasible(high):
+        return None
+    for _ in range(30):
+        middle = (low * high) ** 0.5
+        low, high = (low, middle) if feasible(middle) else (middle, high)
+        if high / low < 1.005:
+            break
+    return high
+
+
+def concave_lines(curve: tuple[tuple[float, float], ...]) -> list[tuple[float, float]]:
+    """Lines (slope, intercept) of the upper concave envelope of (0, 0) and `curve`, ending
+    flat at its highest throughput: t <= min over lines of slope x chips + intercept."""
+    points = sorted({(0.0, 0.0), *curve})
+    hull: list[tuple[float, float]] = []
+    for point in points:
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (y2 - y1) * (point[0] - x1) <= (point[1] - y1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append(point)
+    lines = []
+    for (x1, y1), (x2, y2) in itertools.pairwise(hull):
+        if x2 > x1 and y2 > y1:
+            slope = (y2 - y1) / (x2 - x1)
+            lines.append((slope, y1 - slope * x1))
+    lines.append((0.0, max(y for _, y in hull)))
+    return lines
 
 
 def work_of(kind: KindRate, problem: FleetProblem) -> float:
@@ -400,16 +469,17 @@ def build_kinds(
     catalog: Catalog, offers: list[Offer], rate_of: Any
 ) -> tuple[list[KindRate], dict[str, str]]:
     """KindRate per offer, and the offers that cannot be modelled (a spec the model needs is
-    unknown in the catalog); `rate_of(cluster)` gives (unit chips, tokens/s per unit, note)."""
+    unknown in the catalog); `rate_of(cluster)` gives (unit chips, tokens/s per unit, note,
+    and the training throughput curve)."""
     kinds: list[KindRate] = []
     unusable: dict[str, str] = {}
     for offer in offers:
         try:
             cluster = build_cluster(catalog, offer.chip, 1024, offer.system)
-            unit, rate_per_unit, note = rate_of(cluster)
+            unit, rate_per_unit, note, curve = rate_of(cluster)
             rate = kind_rate(catalog, cluster, unit, rate_per_unit, offer)
         except UnknownValueError as exc:
             unusable[catalog.chip(offer.chip).id] = str(exc)
             continue
-        kinds.append(dataclasses.replace(rate, note=note))
+        kinds.append(dataclasses.replace(rate, note=note, curve=curve))
     return kinds, unusable

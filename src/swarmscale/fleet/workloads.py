@@ -1,16 +1,16 @@
 """Turn a workload (train M on T tokens by a deadline, or serve a load within SLOs) into a
 fleet problem, solve it, and check the answer with the full plan search.
 
-Per-chip rates come from the homogeneous model at a reference size (1,024 chips for training,
-one best replica for serving). Training throughput per chip falls with scale, so the chosen
-fleet is re-planned with the mixed-fleet search and, while it misses the deadline, the work
-target is raised by the shortfall and the MILP solved again.
+Training: each kind's throughput alone at 32, 64, 128, ... chips (the plan search at each size)
+gives a concave curve the MILP follows, so it knows that per-chip throughput falls with scale
+and stops where the batch runs out. Serving: one best replica's SLO-bound throughput. The
+chosen training fleet is re-planned with the mixed-fleet search (kinds together), and while it
+misses the deadline the work target is scaled by the miss and the MILP solved again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,10 +35,10 @@ from swarmscale.plan.serving import ServingTarget, candidate_plans
 from swarmscale.plan.swarm import batch_sequences
 from swarmscale.workload import InferenceJob, TrainingJob
 
-REFERENCE_CHIPS = 1024
 TRAINING_UNIT = 32  # whole groups of four 8-chip nodes: counts that factor well
 REFINE_ROUNDS = 6
-MAX_REFERENCE_LOG2 = 20  # rates are measured at up to 2^20 (about a million) chips
+MAX_CURVE_LOG2 = 20  # throughput curves go up to 2^20 (about a million) chips
+MIN_GROWTH = 1.02  # a doubling that adds less than 2% ends the curve
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,9 @@ class ServingWork:
 Work = TrainingWork | ServingWork
 
 
-def _training_rate(job: TrainingJob, tokens: float, deadline_days: float) -> Any:
-    """Per-unit rate at the scale the deadline needs: first measured at 1,024 chips, then
-    again at the power-of-two count that this kind alone would need (rates fall with scale)."""
+def _training_rate(job: TrainingJob) -> Any:
+    """A kind's training throughput alone at 32, 64, ... chips, until it stops growing or no
+    plan fits (the global batch bounds data parallelism): the curve the MILP follows."""
 
     def at(cluster: Cluster, chips: int) -> tuple[float, str]:
         sized = dataclasses.replace(cluster, count=chips)
@@ -89,20 +89,25 @@ def _training_rate(job: TrainingJob, tokens: float, deadline_days: float) -> Any
             return 0.0, str(exc)
         if result.best is None:
             return 0.0, f"no feasible plan at {chips:,} chips: " + next(iter(result.rejected), "")
-        return float(result.best.totals["tokens_per_s"]) / chips, ""
+        return float(result.best.totals["tokens_per_s"]), ""
 
-    def rate_of(cluster: Cluster) -> tuple[int, float, str]:
-        per_chip, note = at(cluster, REFERENCE_CHIPS)
-        if per_chip > 0:
-            needed = tokens / (per_chip * deadline_days * 86400.0)
-            scale = 1 << max(
-                TRAINING_UNIT.bit_length(),
-                min(MAX_REFERENCE_LOG2, math.ceil(math.log2(max(needed, 1.0)))),
-            )
-            if scale != REFERENCE_CHIPS:
-                at_scale, _ = at(cluster, scale)
-                per_chip = at_scale or per_chip
-        return TRAINING_UNIT, per_chip * TRAINING_UNIT, note
+    def rate_of(cluster: Cluster) -> tuple[int, float, str, tuple[tuple[float, float], ...]]:
+        curve: list[tuple[float, float]] = []
+        note = ""
+        for power in range(TRAINING_UNIT.bit_length() - 1, MAX_CURVE_LOG2 + 1):
+            tokens_per_s, why = at(cluster, 1 << power)
+            if tokens_per_s <= 0:
+                note = note or why
+                if curve:
+                    break
+                continue
+            if curve and tokens_per_s < curve[-1][1] * MIN_GROWTH:
+                break
+            curve.append((float(1 << power), tokens_per_s))
+        if not curve:
+            return TRAINING_UNIT, 0.0, note, ()
+        first_chips, first_rate = curve[0]
+        return TRAINING_UNIT, first_rate / first_chips * TRAINING_UNIT, "", tuple(curve)
 
     return rate_of
 
@@ -112,7 +117,7 @@ def _serving_rate(catalog: Catalog, work: ServingWork) -> Any:
     job = InferenceJob(catalog.model(work.model), work.precision, kv_bytes=kv)
     target = ServingTarget(work.rate, work.input_len, work.output_len, work.ttft_s, work.tpot_s)
 
-    def rate_of(cluster: Cluster) -> tuple[int, float, str]:
+    def rate_of(cluster: Cluster) -> tuple[int, float, str, tuple[tuple[float, float], ...]]:
         best: tuple[float, int] | None = None
         wide = dataclasses.replace(cluster, count=1_000_000)
         for plan in candidate_plans(job, wide):
@@ -127,8 +132,8 @@ def _serving_rate(catalog: Catalog, work: ServingWork) -> Any:
             if rate > 0 and (best is None or per_chip > best[0] / best[1]):
                 best = (rate * target.output_len, plan.chips)
         if best is None:
-            return 1, 0.0, "no replica layout meets the SLOs"
-        return best[1], best[0], ""
+            return 1, 0.0, "no replica layout meets the SLOs", ()
+        return best[1], best[0], "", ()
 
     return rate_of
 
@@ -143,7 +148,7 @@ def build_problem(
     site_policies: dict[str, list[Policy]] | None = None,
 ) -> FleetProblem:
     if isinstance(work, TrainingWork):
-        rate_of = _training_rate(work.job(catalog), work.tokens, work.deadline_days)
+        rate_of = _training_rate(work.job(catalog))
         kinds, unusable = build_kinds(catalog, offers, rate_of)
         target, hours = work.tokens, work.deadline_days * 24.0
         kind: Literal["training", "inference"] = "training"
