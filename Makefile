@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
+# The full Philly trace when the shared data sits beside the checkout, else the shipped sample.
+PHILLY := $(shell test -f ../shared/traces/philly/philly.csv && echo ../shared/traces/philly/philly.csv || echo philly)
+
 .PHONY: run test lint typecheck bench validation-docs docs clean
 
 $(BIN)/python:
@@ -43,6 +46,9 @@ docs: validation-docs
 	$(BIN)/swarmscale claims --markdown docs/claims.md
 	$(BIN)/swarmscale swarm --model llama3-405b --chip ascend-910c --system cloudmatrix-384 \
 		--max-chips 1e6 --seq 8192 --global-batch-tokens 16e6 --plot docs/img/swarm-405b.png >/dev/null
+	$(BIN)/swarmscale simulate --network test-3-sites --trace $(PHILLY) --markdown docs/simulation.md
+	$(BIN)/swarmscale simulate --network test-3-sites --trace $(PHILLY) --scheduler hetero \
+		--plot docs/img/simulation-philly.png >/dev/null
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

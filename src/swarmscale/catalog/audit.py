@@ -80,6 +80,7 @@ def audit(catalog: Catalog) -> AuditReport:
         ("efficiency", list(catalog.efficiency.values())),
         ("assumptions", [catalog.assumptions]),
         ("policy", list(catalog.policies.values())),
+        ("network", list(catalog.networks.values())),
     ]
     for kind, records in groups:
         for index, record in enumerate(records):

@@ -27,6 +27,7 @@ from swarmscale.catalog.schemas import (
     ExportControl,
     FleetRequest,
     Model,
+    Network,
     Policy,
     PriceFact,
     System,
@@ -132,6 +133,7 @@ class Catalog:
     efficiency: dict[str, EfficiencyEntry]
     assumptions: Assumptions
     policies: dict[str, Policy]
+    networks: dict[str, Network]
     version: str
     files: tuple[Path, ...] = field(default=())
 
@@ -166,6 +168,9 @@ class Catalog:
         if missing:
             raise CatalogError(f"efficiency for {chip.id}: no value for {missing} in any layer")
         return Efficiency(applies_to=applies_to, **merged)
+
+    def network(self, network_id: str) -> Network:
+        return _lookup("network", network_id, self.networks)
 
     def policy(self, policy_id: str) -> Policy:
         return _lookup("policy", policy_id, self.policies)
@@ -246,6 +251,17 @@ def _cross_check(catalog: Catalog, root: Path) -> None:
             )
     if "default" not in catalog.efficiency:
         problems.append(f"{root}/efficiency: needs an entry that applies_to 'default'")
+    for network in catalog.networks.values():
+        for site in network.sites:
+            for chip_id in site.inventory:
+                if chip_id not in catalog.chips:
+                    problems.append(
+                        f"{root}/networks: {network.id}: site {site.id}: unknown chip '{chip_id}'"
+                    )
+            if site.policy is not None and site.policy not in catalog.policies:
+                problems.append(
+                    f"{root}/networks: {network.id}: site {site.id}: unknown policy '{site.policy}'"
+                )
     seen: dict[str, str] = {}
     named: list[Chip | Model] = [*catalog.chips.values(), *catalog.models.values()]
     for record in named:
@@ -287,6 +303,11 @@ def load_catalog(root: Path | None = None) -> Catalog:
             for entry in _load_kind(base, "efficiency", "efficiency", EfficiencyEntry)
         },
         assumptions=_default_assumptions(base),
+        networks=_index(
+            "network",
+            _load_kind(base, "networks", "networks", Network),
+            {"network": base / "networks"},
+        ),
         policies=_index(
             "policy",
             _load_kind(base, "policies", "policies", Policy),
@@ -333,3 +354,8 @@ def load_fleet_request(path: Path) -> FleetRequest:
         return FleetRequest.model_validate(document)
     except ValidationError as exc:
         raise CatalogError(format_validation_error(path, "(request)", exc)) from exc
+
+
+def load_networks(path: Path) -> list[Network]:
+    """Networks from a user's YAML file (same format as catalog/data/networks/)."""
+    return parse_records(path, "networks", Network)

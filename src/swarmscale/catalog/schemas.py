@@ -695,3 +695,70 @@ class FleetRequest(Frozen):
     workload: WorkloadSpec
     offers: tuple[OfferSpec, ...] = ()
     sites: tuple[SiteSpec, ...] = ()
+
+
+class NetworkSite(Frozen):
+    """One data-centre site of a compute network (numbers sourced at the network level, or in
+    the site's own `source`)."""
+
+    id: CatalogId
+    region: str
+    inventory: dict[str, int] = Field(min_length=1, description="chip id -> chips")
+    pue: float = Field(ge=1.0)
+    power_price_usd_per_kwh: float | tuple[float, ...] = Field(
+        description="flat, or 24 hourly prices (hour 0 first)"
+    )
+    carbon_g_per_kwh: float = Field(ge=0)
+    power_cap_mw: float | None = Field(default=None, gt=0)
+    policy: str | None = None
+    source: str | None = None
+
+    @field_validator("power_price_usd_per_kwh")
+    @classmethod
+    def _prices(cls, value: float | tuple[float, ...]) -> float | tuple[float, ...]:
+        prices = value if isinstance(value, tuple) else (value,)
+        if isinstance(value, tuple) and len(value) != 24:
+            raise ValueError("hourly prices need 24 values, hour 0 first")
+        if any(price < 0 for price in prices):
+            raise ValueError("prices must not be negative")
+        return value
+
+    @field_validator("inventory")
+    @classmethod
+    def _counts(cls, value: dict[str, int]) -> dict[str, int]:
+        for chip, count in value.items():
+            if count < 0:
+                raise ValueError(f"inventory of {chip} must not be negative")
+        return value
+
+
+class WanLink(Frozen):
+    """A wide-area link between two sites."""
+
+    a: str
+    b: str
+    bandwidth_gbps: float = Field(gt=0)
+    latency_ms: float = Field(ge=0)
+
+
+class Network(Frozen):
+    """Sites pooled as one compute resource, with the links between them."""
+
+    id: CatalogId
+    name: str
+    source: str = Field(min_length=3)
+    kind: SourceKind
+    sites: tuple[NetworkSite, ...] = Field(min_length=1)
+    links: tuple[WanLink, ...] = ()
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Network:
+        ids = [site.id for site in self.sites]
+        if len(ids) != len(set(ids)):
+            raise ValueError("sites: site ids must be unique")
+        for link in self.links:
+            for end in (link.a, link.b):
+                if end not in ids:
+                    raise ValueError(f"links: unknown site {end!r}")
+        return self

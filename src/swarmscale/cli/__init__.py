@@ -15,6 +15,7 @@ from swarmscale.cli import (
     fleet_commands,
     policy_commands,
     serve_commands,
+    simulate_commands,
     train_commands,
     validate_commands,
 )
@@ -41,6 +42,7 @@ app.command("equiv")(fleet_commands.equiv)
 app.command("claims")(fleet_commands.claims)
 app.add_typer(policy_commands.policy_app, name="policy")
 app.command("fleet")(policy_commands.fleet)
+app.command("simulate")(simulate_commands.simulate)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 

@@ -76,3 +76,29 @@ def plot_pareto(front: list[dict[str, float]], path: Path, title: str) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_simulation(result: Any, path: Path, title: str) -> Path:
+    """Chips in use over time, and the CDF of job completion times."""
+    import numpy as np
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    times = np.asarray([t for t, _ in result.timeline]) / 86400.0
+    used = np.asarray([n for _, n in result.timeline])
+    capacity = sum(result.capacity.values())
+    left.step(times, used / max(capacity, 1), where="post")
+    left.set_xlabel("days")
+    left.set_ylabel("share of chips in use")
+    left.set_ylim(0, 1.05)
+    jct = np.sort([(job.finish_s - job.arrival_s) / 3600.0 for job in result.jobs if job.started])
+    right.plot(jct, np.arange(1, len(jct) + 1) / max(len(jct), 1))
+    right.set_xscale("log")
+    right.set_xlabel("job completion time, hours")
+    right.set_ylabel("share of jobs")
+    for axis in (left, right):
+        axis.grid(True, alpha=0.3)
+    figure.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
