@@ -27,11 +27,9 @@ from swarmscale.fleet.optimize import (
     solve,
 )
 from swarmscale.hardware import Cluster, build_cluster
-from swarmscale.perf.inference import ReplicaModel
-from swarmscale.perf.serving import max_rate
 from swarmscale.plan.hetero import plan_mixed
 from swarmscale.plan.search import search
-from swarmscale.plan.serving import ServingTarget, candidate_plans
+from swarmscale.plan.serving import ServingTarget, best_replica
 from swarmscale.plan.swarm import batch_sequences
 from swarmscale.workload import InferenceJob, TrainingJob
 
@@ -118,19 +116,7 @@ def _serving_rate(catalog: Catalog, work: ServingWork) -> Any:
     target = ServingTarget(work.rate, work.input_len, work.output_len, work.ttft_s, work.tpot_s)
 
     def rate_of(cluster: Cluster) -> tuple[int, float, str, tuple[tuple[float, float], ...]]:
-        best: tuple[float, int] | None = None
-        wide = dataclasses.replace(cluster, count=1_000_000)
-        for plan in candidate_plans(job, wide):
-            try:
-                replica = ReplicaModel(job, wide, plan)
-            except ValueError:
-                continue
-            rate, _, _ = max_rate(
-                replica, target.input_len, target.output_len, target.ttft_s, target.tpot_s
-            )
-            per_chip = rate * target.output_len / plan.chips
-            if rate > 0 and (best is None or per_chip > best[0] / best[1]):
-                best = (rate * target.output_len, plan.chips)
+        best = best_replica(job, dataclasses.replace(cluster, count=1_000_000), target)
         if best is None:
             return 1, 0.0, "no replica layout meets the SLOs", ()
         return best[1], best[0], "", ()

@@ -14,10 +14,8 @@ from typing import Any, Literal
 
 from swarmscale.catalog import Catalog
 from swarmscale.hardware import Cluster, build_cluster
-from swarmscale.perf.inference import ReplicaModel
-from swarmscale.perf.serving import max_rate
 from swarmscale.plan.search import search, usable_counts
-from swarmscale.plan.serving import ServingTarget, candidate_plans
+from swarmscale.plan.serving import ServingTarget, best_replica
 from swarmscale.workload import InferenceJob, TrainingJob
 
 MAX_FACTOR = 64  # search up to 64x the reference count
@@ -182,17 +180,8 @@ def _serving_rate_per_chip(
 ) -> float:
     """Best SLO-bound output tokens/s per chip over replica layouts."""
     cluster = bounded_cluster(catalog, chip, 1_000_000, None, bound)
-    best = 0.0
-    for plan in candidate_plans(job, cluster):
-        try:
-            replica = ReplicaModel(job, cluster, plan)
-        except ValueError:
-            continue
-        rate, _, _ = max_rate(
-            replica, target.input_len, target.output_len, target.ttft_s, target.tpot_s
-        )
-        best = max(best, rate * target.output_len / plan.chips)
-    return best
+    best = best_replica(job, cluster, target)
+    return 0.0 if best is None else best[0] / best[1]
 
 
 def serving_equivalence(

@@ -207,3 +207,22 @@ def _explain(job: InferenceJob, cluster: Cluster, target: ServingTarget, limits:
         f"{target.ttft_s} s and TPOT {target.tpot_s} s; tightest constraint: "
         f"{kinds[tightest]}"
     )
+
+
+def best_replica(
+    job: InferenceJob, cluster: Cluster, target: ServingTarget
+) -> tuple[float, int] | None:
+    """The replica layout with the most SLO-bound output tokens/s per chip: (its output
+    tokens/s, its chips), or None when no layout meets the targets."""
+    best: tuple[float, int] | None = None
+    for plan in candidate_plans(job, cluster):
+        replica = _replica(job, cluster, plan)
+        if replica is None:
+            continue
+        rate, _, _ = max_rate(
+            replica, target.input_len, target.output_len, target.ttft_s, target.tpot_s
+        )
+        tokens = rate * target.output_len
+        if tokens > 0 and (best is None or tokens / plan.chips > best[0] / best[1]):
+            best = (tokens, plan.chips)
+    return best

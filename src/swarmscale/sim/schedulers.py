@@ -20,15 +20,31 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linprog
 
-from swarmscale.sim.engine import JobQueue, NetworkState, Placement, Scheduler
+from swarmscale.catalog.schemas import MinDomesticShare
+from swarmscale.sim.engine import JobQueue, NetworkState, Placement, Scheduler, SiteState
 from swarmscale.sim.jobs import SimJob
 
 LP_QUEUE_LIMIT = 128
+FALLBACK_SPEED = 0.5  # slowest kind a job takes, relative to its fastest
 ROUND_S = 360.0  # Gavel's round length: the LP reallocates at most this often
 
 
 def _kinds(state: NetworkState) -> list[str]:
     return sorted({kind for site in state.sites for kind in site.total})
+
+
+def _usable(state: NetworkState, site: SiteState, kind: str) -> int:
+    """Free chips of `kind` at `site` that a start may take: all of them, or under a
+    policy-aware run and a domestic-share rule, only as many foreign chips as keep the share."""
+    free = site.free.get(kind, 0)
+    if not state.policy_aware or site.policy is None or state.domestic[kind]:
+        return free
+    for rule in site.policy.rules:
+        if isinstance(rule, MinDomesticShare) and rule.share > 0:
+            busy = site.busy_domestic + site.busy_foreign
+            room = int(site.busy_domestic / rule.share) - busy
+            free = min(free, max(room, 0))
+    return free
 
 
 def _first_fit(job: SimJob, state: NetworkState, kinds: list[str]) -> Placement | None:
@@ -70,7 +86,7 @@ class HeteroAware(Scheduler):
     def schedule(self, now: float, queue: JobQueue, state: NetworkState) -> list[Placement]:
         kinds = _kinds(state)
         if now - self.last_round >= ROUND_S:
-            free = {kind: sum(site.free.get(kind, 0) for site in state.sites) for kind in kinds}
+            free = {kind: sum(_usable(state, site, kind) for site in state.sites) for kind in kinds}
             if queue.gpus > sum(free.values()):  # contended: share the chips by LP
                 waiting = queue.head(LP_QUEUE_LIMIT)
                 if any(job.id not in self.preferred for job in waiting):
@@ -78,7 +94,15 @@ class HeteroAware(Scheduler):
                 self.last_round = now
 
         def choose(job: SimJob) -> Placement | None:
-            order = self.preferred.get(job.id) or self._by_speed(job, state, kinds)
+            # The LP's kinds (or, for a job it has not seen, all kinds by speed). Under site
+            # rules a kind the LP chose may be closed to the job, so other kinds at least half
+            # as fast follow; without rules the job rather waits for its kind, as in Gavel.
+            preferred = self.preferred.get(job.id) or self._by_speed(job, state, kinds)
+            order = list(preferred)
+            if state.policy_aware:
+                fast = self._by_speed(job, state, kinds)
+                floor = FALLBACK_SPEED * state.rate(job, fast[0]) if fast else 0.0
+                order += [k for k in fast if k not in order and state.rate(job, k) >= floor]
             for kind in order:
                 for index in range(len(state.sites)):
                     if state.can_place(job, index, kind):
