@@ -15,6 +15,16 @@ from swarmscale.cli import main
 CliRunner = Callable[[list[str]], tuple[int, str, str]]
 
 
+@pytest.fixture(autouse=True)
+def results_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test writes runs to its own store, never to the user's."""
+    path = tmp_path_factory.mktemp("store") / "results.duckdb"
+    monkeypatch.setenv("SWARMSCALE_STORE", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return default_catalog()

@@ -14,12 +14,14 @@ from swarmscale.cli import (
     catalog_commands,
     fleet_commands,
     policy_commands,
+    runs_commands,
     serve_commands,
     simulate_commands,
     train_commands,
     validate_commands,
 )
 from swarmscale.plan.serving import NoServingPlanError
+from swarmscale.store import StoreError
 from swarmscale.traces import TraceError
 
 app = typer.Typer(
@@ -43,6 +45,7 @@ app.command("claims")(fleet_commands.claims)
 app.add_typer(policy_commands.policy_app, name="policy")
 app.command("fleet")(policy_commands.fleet)
 app.command("simulate")(simulate_commands.simulate)
+app.add_typer(runs_commands.runs_app, name="runs")
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 
@@ -53,6 +56,7 @@ BAD_INPUT = (
     UnknownValueError,
     NoServingPlanError,
     TraceError,
+    StoreError,
     ValueError,
 )
 

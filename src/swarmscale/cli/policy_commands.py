@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from swarmscale.catalog import Catalog, Policy, default_catalog
 from swarmscale.catalog.loader import load_fleet_request, load_policies
 from swarmscale.catalog.schemas import FleetRequest, WorkloadSpec
 from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.cli.runs_commands import record_run
 from swarmscale.fleet.explain import explain_infeasible, shadow_costs
 from swarmscale.fleet.optimize import (
     InfeasibleFleetError,
@@ -224,12 +226,20 @@ def fleet(
     as_json: JsonFlag = False,
 ) -> None:
     """The cheapest (or least-energy) fleet that does the workload under a policy."""
+    started = time.perf_counter()
     catalog = default_catalog()
     request = _request(workload, model, tokens, deadline_days)
     chosen = resolve_policy(catalog, policy)
     with error_console.status("optimising the fleet"):
         result = fleet_answer(catalog, request, chosen, objective, budget)
         front = _pareto(catalog, request, chosen, objective) if pareto else []
+    inputs = {
+        "request": request.model_dump(mode="json"),
+        "policy": chosen.id,
+        "objective": objective,
+        "budget": budget,
+    }
+    result["run_id"] = record_run("fleet", inputs, {**result, "pareto": front}, started)
     if plot is not None and front:
         from swarmscale.report.plots import plot_pareto
 

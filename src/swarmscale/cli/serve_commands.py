@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, cast
 
 import typer
@@ -9,6 +10,7 @@ from rich.table import Table
 
 from swarmscale.catalog import default_catalog
 from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.cli.runs_commands import record_run
 from swarmscale.hardware import build_cluster
 from swarmscale.plan.serving import ServingDesign, ServingTarget, design
 from swarmscale.workload import InferenceJob, ServePrecision
@@ -57,6 +59,7 @@ def serve(
     as_json: JsonFlag = False,
 ) -> None:
     """Choose parallelism, batch and replica count to serve a load within TTFT and TPOT."""
+    started = time.perf_counter()
     target = ServingTarget(rate, input_len, output_len, ttft, tpot)
     chips = [chip, *[c.strip() for c in (compare or "").split(",") if c.strip()]]
     rows: list[dict[str, Any]] = []
@@ -70,7 +73,21 @@ def serve(
         row["throughput_ratio"] = (
             row["output_tokens_per_s_per_chip"] / first["output_tokens_per_s_per_chip"]
         )
-    payload = {"model": model, "target": target.__dict__, "precision": precision, "designs": rows}
+    payload: dict[str, Any] = {
+        "model": model,
+        "target": target.__dict__,
+        "precision": precision,
+        "designs": rows,
+    }
+    inputs = {
+        "model": model,
+        **target.__dict__,
+        "precision": precision,
+        "chips": chips,
+        "prefix_hit": prefix_hit,
+        "disaggregate": disaggregate,
+    }
+    payload["run_id"] = record_run("serve", inputs, payload, started)
     if as_json:
         print_json(payload)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from swarmscale.catalog import default_catalog
 from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.cli.runs_commands import record_run
 from swarmscale.sim.engine import simulate as run_simulation
 from swarmscale.sim.jobs import RateTable, build_jobs
 from swarmscale.sim.metrics import summarize
@@ -65,10 +67,20 @@ def simulate(
     as_json: JsonFlag = False,
 ) -> None:
     """Run a job trace through a network of sites under a scheduler."""
+    started = time.perf_counter()
     if markdown is not None:
         _compare(network, trace, speedup, jobs, markdown)
         return
     result, summary = run_network_simulation(network, trace, scheduler, policy_aware, speedup, jobs)
+    inputs = {
+        "network": network,
+        "trace": trace,
+        "scheduler": scheduler,
+        "policy_aware": policy_aware,
+        "speedup": speedup,
+        "jobs": jobs,
+    }
+    run_id = record_run("simulate", inputs, summary, started)
     if plot is not None:
         from swarmscale.report.plots import plot_simulation
 
@@ -80,6 +92,7 @@ def simulate(
                 "trace": trace,
                 "scheduler": scheduler,
                 "policy_aware": policy_aware,
+                "run_id": run_id,
                 "summary": summary,
             }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, cast
 
 import typer
@@ -9,6 +10,7 @@ from rich.table import Table
 
 from swarmscale.catalog import default_catalog
 from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.cli.runs_commands import record_run
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.plans import parse_plan
 from swarmscale.plan.search import OBJECTIVES, RankedPlan, SearchResult, search
@@ -75,12 +77,13 @@ def train(
     as_json: JsonFlag = False,
 ) -> None:
     """Search every parallel plan for a training job and report the best."""
+    started = time.perf_counter()
     batch = batch_sequences(global_batch_tokens, seq)
     with error_console.status("searching parallel plans"):
         job, result = plan_training(
             model, chip, chips, tokens, seq, batch, precision, system, objective, plan, top
         )
-    payload = {
+    payload: dict[str, Any] = {
         "job": {
             "model": job.model.id,
             "seq_len": seq,
@@ -97,6 +100,12 @@ def train(
         "top": [ranked_dict(ranked) for ranked in result.top],
         "catalog_version": default_catalog().version,
     }
+    payload["run_id"] = record_run(
+        "train",
+        {**payload["job"], **payload["hardware"], "objective": objective, "plan": plan},
+        payload,
+        started,
+    )
     if as_json:
         print_json(payload)
         return
