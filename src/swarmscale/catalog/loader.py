@@ -30,6 +30,7 @@ from swarmscale.catalog.schemas import (
     Network,
     Policy,
     PriceFact,
+    ScenarioSpec,
     System,
 )
 
@@ -359,3 +360,14 @@ def load_fleet_request(path: Path) -> FleetRequest:
 def load_networks(path: Path) -> list[Network]:
     """Networks from a user's YAML file (same format as catalog/data/networks/)."""
     return parse_records(path, "networks", Network)
+
+
+def load_scenario(path: Path) -> ScenarioSpec:
+    """A sweep scenario file (see `ScenarioSpec`)."""
+    document = read_yaml(path)
+    if not isinstance(document, Mapping):
+        raise CatalogError(f"{path}: expected a mapping (model, chip, chips, tokens, ...)")
+    try:
+        return ScenarioSpec.model_validate(document)
+    except ValidationError as exc:
+        raise CatalogError(format_validation_error(path, "(scenario)", exc)) from exc

@@ -762,3 +762,19 @@ class Network(Frozen):
                 if end not in ids:
                     raise ValueError(f"links: unknown site {end!r}")
         return self
+
+
+class ScenarioSpec(Frozen):
+    """A sweep scenario file: a training job, a grid of inputs, uncertain catalog numbers."""
+
+    model: str
+    chip: str
+    chips: int = Field(gt=0)
+    tokens: float = Field(gt=0)
+    seq_len: int = Field(default=4096, gt=0)
+    batch_tokens: float = Field(default=4e6, gt=0)
+    system: str | None = None
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    uncertain: tuple[str, ...] | None = None
+    draws: int = Field(default=200, gt=0, le=100_000)
+    seed: int = 0

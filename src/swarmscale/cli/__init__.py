@@ -17,6 +17,7 @@ from swarmscale.cli import (
     runs_commands,
     serve_commands,
     simulate_commands,
+    sweep_commands,
     train_commands,
     validate_commands,
 )
@@ -46,6 +47,7 @@ app.add_typer(policy_commands.policy_app, name="policy")
 app.command("fleet")(policy_commands.fleet)
 app.command("simulate")(simulate_commands.simulate)
 app.add_typer(runs_commands.runs_app, name="runs")
+app.command("sweep")(sweep_commands.sweep)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 

@@ -1,0 +1,1 @@
+"""Scenario sweeps with seeded Monte Carlo uncertainty, on local processes or Ray."""
