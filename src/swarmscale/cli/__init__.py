@@ -48,6 +48,7 @@ app.command("fleet")(policy_commands.fleet)
 app.command("simulate")(simulate_commands.simulate)
 app.add_typer(runs_commands.runs_app, name="runs")
 app.command("sweep")(sweep_commands.sweep)
+app.command("report")(runs_commands.report)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 

@@ -125,3 +125,21 @@ def runs_export(
     """Every run as CSV or Parquet."""
     count = ResultsStore().export(out, file_format)
     console.print(f"{count} runs written to {out}")
+
+
+def report(
+    run_id: str,
+    html_path: Annotated[
+        Path | None, typer.Option("--html", help="Self-contained HTML page (opens offline).")
+    ] = None,
+    png_dir: Annotated[
+        Path | None, typer.Option("--png", help="Folder for PNGs of the key plots.")
+    ] = None,
+) -> None:
+    """A stored run as an HTML page with tables and Plotly charts, and PNGs of its key plots."""
+    from swarmscale.report.run_report import write_report
+
+    if html_path is None and png_dir is None:
+        raise typer.BadParameter("give --html FILE, --png DIR or both")
+    for path in write_report(ResultsStore().get(run_id), html_path, png_dir):
+        console.print(f"wrote {path}")
