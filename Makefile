@@ -8,7 +8,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 # The full Philly trace when the shared data sits beside the checkout, else the shipped sample.
 PHILLY := $(shell test -f ../shared/traces/philly/philly.csv && echo ../shared/traces/philly/philly.csv || echo philly)
 
-.PHONY: run test lint typecheck bench validation-docs docs clean
+.PHONY: run test chromium lint typecheck bench validation-docs docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy src
 
-test: lint typecheck
+# The browser tests drive Debian's Chromium; never a tool's own browser download.
+chromium:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+test: lint typecheck chromium
 	$(BIN)/python -m pytest
 
 bench: $(STAMP_DEV)

@@ -20,6 +20,7 @@ from swarmscale.cli import (
     sweep_commands,
     train_commands,
     validate_commands,
+    web_commands,
 )
 from swarmscale.plan.serving import NoServingPlanError
 from swarmscale.store import StoreError
@@ -49,6 +50,7 @@ app.command("simulate")(simulate_commands.simulate)
 app.add_typer(runs_commands.runs_app, name="runs")
 app.command("sweep")(sweep_commands.sweep)
 app.command("report")(runs_commands.report)
+app.command("web")(web_commands.web)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
 

@@ -60,29 +60,25 @@ def plan_training(
     return job, search(job, cluster, objective, fixed, top_k=top)
 
 
-def train(
-    model: Annotated[str, typer.Option(help="Model id, e.g. llama3-405b.")],
-    chip: Annotated[str, typer.Option(help="Chip id, e.g. h100-sxm.")],
-    chips: Annotated[int, typer.Option(min=1, help="Chips available.")],
-    tokens: Annotated[float | None, typer.Option(help="Training tokens, e.g. 15.6e12.")] = None,
-    seq: Annotated[int, typer.Option(min=1, help="Sequence length.")] = DEFAULT_SEQ,
-    global_batch_tokens: Annotated[float, typer.Option(help="Tokens per optimizer step.")] = (
-        DEFAULT_BATCH_TOKENS
-    ),
-    precision: Annotated[str, typer.Option(help="bf16 or fp8.")] = "bf16",
-    system: Annotated[str | None, typer.Option(help="Scale-up system id.")] = None,
-    objective: Annotated[str, typer.Option(help="time, cost or energy.")] = "time",
-    plan: Annotated[str | None, typer.Option(help="Fix plan fields: tp=8,pp=16,...")] = None,
-    top: Annotated[int, typer.Option(min=1, help="How many runners-up to show.")] = 5,
-    as_json: JsonFlag = False,
-) -> None:
-    """Search every parallel plan for a training job and report the best."""
-    started = time.perf_counter()
+def train_payload(
+    model: str,
+    chip: str,
+    chips: int,
+    tokens: float | None,
+    seq: int,
+    global_batch_tokens: float,
+    precision: str,
+    system: str | None,
+    objective: str,
+    plan: str | None,
+    top: int,
+    started: float,
+) -> tuple[TrainingJob, SearchResult, dict[str, Any]]:
+    """Search the plans, shape the answer and record the run: the CLI and the web share this."""
     batch = batch_sequences(global_batch_tokens, seq)
-    with error_console.status("searching parallel plans"):
-        job, result = plan_training(
-            model, chip, chips, tokens, seq, batch, precision, system, objective, plan, top
-        )
+    job, result = plan_training(
+        model, chip, chips, tokens, seq, batch, precision, system, objective, plan, top
+    )
     payload: dict[str, Any] = {
         "job": {
             "model": job.model.id,
@@ -106,6 +102,42 @@ def train(
         payload,
         started,
     )
+    return job, result, payload
+
+
+def train(
+    model: Annotated[str, typer.Option(help="Model id, e.g. llama3-405b.")],
+    chip: Annotated[str, typer.Option(help="Chip id, e.g. h100-sxm.")],
+    chips: Annotated[int, typer.Option(min=1, help="Chips available.")],
+    tokens: Annotated[float | None, typer.Option(help="Training tokens, e.g. 15.6e12.")] = None,
+    seq: Annotated[int, typer.Option(min=1, help="Sequence length.")] = DEFAULT_SEQ,
+    global_batch_tokens: Annotated[float, typer.Option(help="Tokens per optimizer step.")] = (
+        DEFAULT_BATCH_TOKENS
+    ),
+    precision: Annotated[str, typer.Option(help="bf16 or fp8.")] = "bf16",
+    system: Annotated[str | None, typer.Option(help="Scale-up system id.")] = None,
+    objective: Annotated[str, typer.Option(help="time, cost or energy.")] = "time",
+    plan: Annotated[str | None, typer.Option(help="Fix plan fields: tp=8,pp=16,...")] = None,
+    top: Annotated[int, typer.Option(min=1, help="How many runners-up to show.")] = 5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search every parallel plan for a training job and report the best."""
+    started = time.perf_counter()
+    with error_console.status("searching parallel plans"):
+        job, result, payload = train_payload(
+            model,
+            chip,
+            chips,
+            tokens,
+            seq,
+            global_batch_tokens,
+            precision,
+            system,
+            objective,
+            plan,
+            top,
+            started,
+        )
     if as_json:
         print_json(payload)
         return

@@ -224,10 +224,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_html(run: Run) -> str:
-    """A page that opens offline: plotly.js is written into it once, before the first chart."""
+def plotly_html(chart: Chart, plotly_js: str | bool) -> str:
+    """One chart as an HTML fragment; plotly_js is True (inline it), a .js URL, or False."""
+    fragment: str = _plotly(chart).to_html(full_html=False, include_plotlyjs=plotly_js)
+    return fragment
+
+
+def render_html(run: Run, plotly_js: str | bool = True) -> str:
+    """A whole page; by default plotly.js is inlined once so that the file opens offline."""
     charts = [
-        _plotly(chart).to_html(full_html=False, include_plotlyjs=index == 0)
+        plotly_html(chart, plotly_js if index == 0 else False)
         for index, chart in enumerate(run_charts(run))
     ]
     heading = f"{run.verb} run {run.id}"

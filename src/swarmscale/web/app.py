@@ -1,0 +1,254 @@
+"""`swarmscale web`: a JSON API (described by OpenAPI) and server-rendered pages over it.
+
+Pages are plain HTML from the server; plotly.js is served from the installed plotly package, so
+nothing is fetched from a CDN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import plotly
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from swarmscale import __version__
+from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError, default_catalog
+from swarmscale.cli.train_commands import train_payload
+from swarmscale.report.run_report import plotly_html, render_html, run_charts
+from swarmscale.report.specs import compare
+from swarmscale.store import ResultsStore, Run, StoreError
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_URL = "/static/plotly.min.js"
+BAD_INPUT = (CatalogError, UnknownIdError, UnknownValueError, StoreError, ValueError)
+
+
+class TrainRequest(BaseModel):
+    """One training job; bounds keep requests to what the planner can answer."""
+
+    model: str = Field(min_length=1, max_length=100, description="Model id, e.g. llama3-70b")
+    chip: str = Field(min_length=1, max_length=100, description="Chip id, e.g. h100-sxm")
+    chips: int = Field(ge=1, le=1_000_000, description="Chips available")
+    tokens: float | None = Field(default=None, gt=0, le=1e15, description="Training tokens")
+    seq: int = Field(default=4096, ge=128, le=1_048_576, description="Sequence length")
+    global_batch_tokens: float = Field(default=4e6, ge=1e4, le=1e9)
+    precision: Literal["bf16", "fp8"] = "bf16"
+    system: str | None = Field(default=None, max_length=100, description="Scale-up system id")
+    objective: Literal["time", "cost", "energy"] = "time"
+
+
+app = FastAPI(
+    title="swarmscale",
+    version=__version__,
+    description="Plan and predict AI training on heterogeneous accelerator fleets.",
+)
+
+
+@app.exception_handler(UnknownIdError)
+@app.exception_handler(UnknownValueError)
+@app.exception_handler(CatalogError)
+@app.exception_handler(StoreError)
+@app.exception_handler(ValueError)
+async def bad_input(_: Request, exc: Exception) -> JSONResponse:
+    """Unknown ids and impossible jobs are the caller's mistake: 422 with the reason."""
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return JSONResponse(status_code=422, content={"detail": message})
+
+
+@app.get("/api/chips", summary="Every chip in the catalog")
+def api_chips() -> dict[str, Any]:
+    catalog = default_catalog()
+    chips = [chip.model_dump(mode="json") for chip in catalog.chips.values()]
+    return {"catalog_version": catalog.version, "chips": chips}
+
+
+@app.get("/api/compare", summary="Specs side by side, ratios to the first chip")
+def api_compare(ids: Annotated[list[str], Query(min_length=1, max_length=8)]) -> dict[str, Any]:
+    catalog = default_catalog()
+    return compare([catalog.chip(chip_id) for chip_id in ids])
+
+
+@app.post("/api/train", summary="Best parallel plan and totals for a training job")
+def api_train(request: TrainRequest) -> dict[str, Any]:
+    return _train(request)[1]
+
+
+@app.get("/api/runs", summary="Recent stored runs, newest first")
+def api_runs(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    return {"runs": [_summary(run) for run in ResultsStore().list(limit=limit)]}
+
+
+@app.get("/api/runs/{run_id}", summary="One stored run")
+def api_run(run_id: str) -> dict[str, Any]:
+    return _stored(run_id).as_dict()
+
+
+@app.get(PLOTLY_URL, include_in_schema=False)
+def plotly_js() -> FileResponse:
+    return FileResponse(PLOTLY_JS, media_type="text/javascript")
+
+
+@app.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page_catalog(ids: Annotated[list[str] | None, Query()] = None) -> str:
+    catalog = default_catalog()
+    rows = "".join(
+        f"<tr><td><input type='checkbox' name='ids' value='{html.escape(chip.id)}'></td>"
+        f"<td>{html.escape(chip.id)}</td><td>{html.escape(chip.name)}</td>"
+        f"<td>{html.escape(chip.vendor)}</td></tr>"
+        for chip in catalog.chips.values()
+    )
+    body = (
+        "<h1>Chips</h1><form action='/' method='get'><table><tr><th></th><th>id</th>"
+        f"<th>name</th><th>vendor</th></tr>{rows}</table>"
+        "<button type='submit'>Compare selected</button></form>"
+    )
+    if ids:
+        try:
+            body += _comparison(compare([catalog.chip(chip_id) for chip_id in ids]))
+        except UnknownIdError as exc:
+            body += _error(exc.args[0])
+    return _page("Catalog", body)
+
+
+@app.get("/train", response_class=HTMLResponse, include_in_schema=False)
+def page_train(request: Request) -> str:
+    values = dict(request.query_params)
+    body = "<h1>Training planner</h1>" + _train_form(values)
+    if values:
+        try:
+            run, payload = _train(TrainRequest.model_validate(values))
+        except ValidationError as exc:
+            body += _error("; ".join(_field_error(err) for err in exc.errors()))
+        except BAD_INPUT as exc:
+            body += _error(exc.args[0] if isinstance(exc, KeyError) else str(exc))
+        else:
+            body += _train_result(run, payload)
+    return _page("Training planner", body)
+
+
+@app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
+def page_runs() -> str:
+    rows = "".join(
+        f"<tr><td><a href='/runs/{run.id}'>{run.id}</a></td><td>{run.verb}</td>"
+        f"<td>{run.created:%Y-%m-%d %H:%M:%S}</td><td>{run.wall_s:.3g}</td></tr>"
+        for run in ResultsStore().list(limit=200)
+    )
+    table = f"<table><tr><th>id</th><th>verb</th><th>created</th><th>wall s</th></tr>{rows}</table>"
+    return _page("Past runs", f"<h1>Past runs</h1>{table}")
+
+
+@app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+def page_run(run_id: str) -> str:
+    return render_html(_stored(run_id), PLOTLY_URL)
+
+
+def _train(request: TrainRequest) -> tuple[Run, dict[str, Any]]:
+    started = time.perf_counter()
+    fields = request.model_dump()
+    _, result, payload = train_payload(**fields, plan=None, top=5, started=started)
+    if result.best is None:
+        reasons = "; ".join(f"{count} {why}" for why, count in result.rejected.items())
+        raise ValueError(f"no feasible plan among {result.evaluated}: {reasons}")
+    run = Run(
+        payload["run_id"] or "unsaved",
+        dt.datetime.now(),
+        "train",
+        "",
+        payload["catalog_version"],
+        __version__,
+        time.perf_counter() - started,
+        fields,
+        payload,
+    )
+    return run, payload
+
+
+def _stored(run_id: str) -> Run:
+    try:
+        return ResultsStore().get(run_id)
+    except StoreError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+def _summary(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "verb": run.verb,
+        "created": run.created.isoformat(),
+        "wall_s": run.wall_s,
+    }
+
+
+def _field_error(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "form"
+    return f"{field}: {error['msg']}"
+
+
+def _train_form(values: dict[str, str]) -> str:
+    def field(name: str, default: str) -> str:
+        value = html.escape(values.get(name, default))
+        return f"<label>{name} <input name='{name}' id='{name}' value='{value}'></label> "
+
+    return (
+        "<form action='/train' method='get'>"
+        + field("model", "llama3-70b")
+        + field("chip", "h100-sxm")
+        + field("chips", "1024")
+        + field("tokens", "15e12")
+        + field("seq", "4096")
+        + field("objective", "time")
+        + "<button type='submit' id='plan'>Plan</button></form>"
+    )
+
+
+def _train_result(run: Run, payload: dict[str, Any]) -> str:
+    header = "<tr><th>plan</th><th>MFU</th><th>days</th><th>USD</th><th>MWh</th></tr>"
+    rows = "".join(
+        f"<tr><td>{html.escape(plan['plan_text'])}</td><td>{100 * plan['mfu']:.1f}%</td>"
+        f"<td>{plan['totals']['time_days']:.4g}</td><td>{plan['totals']['cost_usd']:.4g}</td>"
+        f"<td>{plan['totals']['energy_mwh']:.4g}</td></tr>"
+        for plan in payload["top"]
+    )
+    charts = "".join(
+        plotly_html(chart, PLOTLY_URL if i == 0 else False)
+        for i, chart in enumerate(run_charts(run))
+    )
+    link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
+    return f"<h2>Best plans</h2><table id='result'>{header}{rows}</table>{link}{charts}"
+
+
+def _comparison(result: dict[str, Any]) -> str:
+    chips = result["chips"]
+    head = "".join(f"<th>{html.escape(chip)}</th>" for chip in chips)
+    rows = ""
+    for row in result["rows"]:
+        cells = ""
+        for chip in chips:
+            cell = row["values"][chip]
+            value = "?" if cell["value"] is None else f"{cell['value']:.4g}"
+            ratio = "" if cell["ratio"] is None else f" ({cell['ratio']:.2f}x)"
+            cells += f"<td title='{html.escape(cell['source'] or '')}'>{value}{ratio}</td>"
+        rows += f"<tr><td>{html.escape(row['label'])} ({row['unit']})</td>{cells}</tr>"
+    return f"<h2>Comparison</h2><table id='comparison'><tr><th>spec</th>{head}</tr>{rows}</table>"
+
+
+def _error(message: str) -> str:
+    return f"<p class='error' role='alert'>{html.escape(message)}</p>"
+
+
+def _page(title: str, body: str) -> str:
+    nav = (
+        "<nav><a href='/'>Catalog</a> | <a href='/train'>Train</a> | <a href='/runs'>Runs</a></nav>"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title} - swarmscale</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 8px}.error{color:#b00;font-weight:bold}</style>"
+        f"</head><body>{nav}{body}</body></html>"
+    )

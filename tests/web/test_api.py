@@ -1,0 +1,55 @@
+"""The JSON API answers what the CLI answers, and refuses bad fields with a reason."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from swarmscale.web.app import app
+from tests.conftest import CliRunner
+
+client = TestClient(app)
+JOB = {"model": "llama3-8b", "chip": "h100-sxm", "chips": 64}
+
+
+def test_train_matches_the_cli(run_cli: CliRunner) -> None:
+    response = client.post("/api/train", json=JOB)
+    assert response.status_code == 200
+    code, out, _ = run_cli(
+        ["train", "--model", "llama3-8b", "--chip", "h100-sxm", "--chips", "64", "--json"]
+    )
+    cli = json.loads(out)
+    assert code == 0
+    assert response.json()["best"]["plan_text"] == cli["best"]["plan_text"]
+    assert response.json()["best"]["totals"]["step_s"] == cli["best"]["totals"]["step_s"]
+    run_id = response.json()["run_id"]
+    assert client.get(f"/api/runs/{run_id}").json()["outputs"]["best"] == cli["best"]
+    assert run_id in [run["id"] for run in client.get("/api/runs").json()["runs"]]
+
+
+def test_bad_fields_name_the_field_and_allowed_values() -> None:
+    response = client.post("/api/train", json={**JOB, "chips": 0})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "chips"
+    response = client.post("/api/train", json={**JOB, "precision": "fp4"})
+    assert response.status_code == 422 and "bf16" in json.dumps(response.json())
+    response = client.post("/api/train", json={**JOB, "chip": "h1000"})
+    assert response.status_code == 422 and "did you mean h100-sxm" in response.json()["detail"]
+    assert client.get("/api/runs/nope").status_code == 404
+
+
+def test_compare_uses_catalog_numbers() -> None:
+    result = client.get("/api/compare", params={"ids": ["h100-sxm", "a100-sxm-80gb"]}).json()
+    bf16 = next(row for row in result["rows"] if row["field"] == "peak.bf16")
+    assert bf16["values"]["h100-sxm"]["value"] == 989.0  # NVIDIA H100 datasheet, dense BF16
+    assert client.get("/api/compare", params={"ids": ["nope"]}).status_code == 422
+
+
+def test_pages_render_offline() -> None:
+    page = client.get("/train", params={"model": "llama3-8b", "chip": "h100-sxm", "chips": "64"})
+    assert page.status_code == 200 and "id='result'" in page.text
+    assert "cdn" not in page.text.lower() and "/static/plotly.min.js" in page.text
+    assert client.get("/static/plotly.min.js").status_code == 200
+    bad = client.get("/train", params={"model": "llama3-8b", "chip": "h100-sxm", "chips": "abc"})
+    assert "chips: Input should be a valid integer" in bad.text
+    assert "id='comparison'" in client.get("/", params={"ids": ["h100-sxm", "mi300x"]}).text
