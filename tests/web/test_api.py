@@ -53,3 +53,48 @@ def test_pages_render_offline() -> None:
     bad = client.get("/train", params={"model": "llama3-8b", "chip": "h100-sxm", "chips": "abc"})
     assert "chips: Input should be a valid integer" in bad.text
     assert "id='comparison'" in client.get("/", params={"ids": ["h100-sxm", "mi300x"]}).text
+
+
+def test_serve_matches_the_cli(run_cli: CliRunner) -> None:
+    body = {
+        "model": "llama3-70b",
+        "chips": ["h100-sxm", "h20"],
+        "rate": 10,
+        "input_len": 1000,
+        "output_len": 200,
+    }
+    response = client.post("/api/serve", json=body)
+    assert response.status_code == 200
+    code, out, _ = run_cli(
+        [
+            "serve",
+            "--model",
+            "llama3-70b",
+            "--chip",
+            "h100-sxm",
+            "--compare",
+            "h20",
+            "--rate",
+            "10",
+            "--input",
+            "1000",
+            "--output",
+            "200",
+            "--json",
+        ]
+    )
+    assert code == 0
+    assert response.json()["designs"] == json.loads(out)["designs"]
+    bad = client.post("/api/serve", json={**body, "prefix_hit": 1.5})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "prefix_hit"
+    page = client.get(
+        "/serve",
+        params={
+            "model": "llama3-70b",
+            "chips": "h100-sxm,h20",
+            "rate": "10",
+            "input_len": "1000",
+            "output_len": "200",
+        },
+    )
+    assert "id='result'" in page.text and "h20" in page.text

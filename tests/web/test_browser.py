@@ -71,3 +71,13 @@ def test_catalog_comparison(page: Page, base_url: str) -> None:
     page.check("input[value='ascend-910c']")
     page.click("button[type='submit']")
     expect(page.locator("#comparison")).to_contain_text("BF16")
+
+
+def test_serving_plan_from_the_form(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/serve")
+    page.fill("#chips", "h100-sxm,h20")
+    page.click("#plan")
+    expect(page.locator("#result")).to_contain_text("h20", timeout=60_000)
+    page.fill("#rate", "-1")
+    page.click("#plan")
+    expect(page.locator(".error")).to_contain_text("rate: Input should be greater than 0")

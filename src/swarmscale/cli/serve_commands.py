@@ -44,29 +44,20 @@ def serving_design(
     return design(job, cluster, target, disaggregate)
 
 
-def serve(
-    model: Annotated[str, typer.Option(help="Model id, e.g. llama3-70b.")],
-    chip: Annotated[str, typer.Option(help="Chip id, e.g. h20.")],
-    rate: Annotated[float, typer.Option(help="Requests per second.")],
-    input_len: Annotated[int, typer.Option("--input", help="Prompt tokens per request.")],
-    output_len: Annotated[int, typer.Option("--output", help="Output tokens per request.")],
-    ttft: Annotated[float, typer.Option(help="Time-to-first-token target, seconds.")] = 2.0,
-    tpot: Annotated[float, typer.Option(help="Time-per-output-token target, seconds.")] = 0.05,
-    precision: Annotated[str, typer.Option(help="bf16, fp8, int8 or int4 weights.")] = "bf16",
-    prefix_hit: Annotated[float, typer.Option(help="Share of prompts in prefix cache.")] = 0.0,
-    disaggregate: Annotated[bool, typer.Option(help="Separate prefill and decode pools.")] = False,
-    compare: Annotated[str | None, typer.Option(help="More chips, comma separated.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Choose parallelism, batch and replica count to serve a load within TTFT and TPOT."""
-    started = time.perf_counter()
-    target = ServingTarget(rate, input_len, output_len, ttft, tpot)
-    chips = [chip, *[c.strip() for c in (compare or "").split(",") if c.strip()]]
+def serve_payload(
+    model: str,
+    chips: list[str],
+    target: ServingTarget,
+    precision: str,
+    prefix_hit: float,
+    disaggregate: bool,
+    started: float,
+) -> dict[str, Any]:
+    """Size a deployment on each chip, compare them to the first and record the run."""
     rows: list[dict[str, Any]] = []
-    with error_console.status("sizing serving deployments"):
-        for chip_id in chips:
-            result = serving_design(model, chip_id, target, precision, prefix_hit, disaggregate)
-            rows.append({"chip": default_catalog().chip(chip_id).id, **result.as_dict()})
+    for chip_id in chips:
+        result = serving_design(model, chip_id, target, precision, prefix_hit, disaggregate)
+        rows.append({"chip": default_catalog().chip(chip_id).id, **result.as_dict()})
     first = rows[0]
     for row in rows:
         row["chips_ratio"] = row["chips"] / first["chips"]
@@ -88,6 +79,30 @@ def serve(
         "disaggregate": disaggregate,
     }
     payload["run_id"] = record_run("serve", inputs, payload, started)
+    return payload
+
+
+def serve(
+    model: Annotated[str, typer.Option(help="Model id, e.g. llama3-70b.")],
+    chip: Annotated[str, typer.Option(help="Chip id, e.g. h20.")],
+    rate: Annotated[float, typer.Option(help="Requests per second.")],
+    input_len: Annotated[int, typer.Option("--input", help="Prompt tokens per request.")],
+    output_len: Annotated[int, typer.Option("--output", help="Output tokens per request.")],
+    ttft: Annotated[float, typer.Option(help="Time-to-first-token target, seconds.")] = 2.0,
+    tpot: Annotated[float, typer.Option(help="Time-per-output-token target, seconds.")] = 0.05,
+    precision: Annotated[str, typer.Option(help="bf16, fp8, int8 or int4 weights.")] = "bf16",
+    prefix_hit: Annotated[float, typer.Option(help="Share of prompts in prefix cache.")] = 0.0,
+    disaggregate: Annotated[bool, typer.Option(help="Separate prefill and decode pools.")] = False,
+    compare: Annotated[str | None, typer.Option(help="More chips, comma separated.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Choose parallelism, batch and replica count to serve a load within TTFT and TPOT."""
+    started = time.perf_counter()
+    target = ServingTarget(rate, input_len, output_len, ttft, tpot)
+    chips = [chip, *[c.strip() for c in (compare or "").split(",") if c.strip()]]
+    with error_console.status("sizing serving deployments"):
+        payload = serve_payload(model, chips, target, precision, prefix_hit, disaggregate, started)
+    rows = payload["designs"]
     if as_json:
         print_json(payload)
         return

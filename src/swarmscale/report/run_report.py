@@ -48,6 +48,8 @@ def run_charts(run: Run) -> list[Chart]:
     outputs = run.outputs
     if run.verb == "train" and outputs.get("top"):
         return _train_charts(outputs)
+    if run.verb == "serve" and outputs.get("designs"):
+        return _serve_charts(outputs["designs"])
     if run.verb == "sweep" and outputs.get("points"):
         return _sweep_charts(outputs["points"])
     if run.verb == "fleet" and outputs.get("pareto"):
@@ -106,6 +108,36 @@ def _train_charts(outputs: dict[str, Any]) -> list[Chart]:
         [Series("step", list(parts), list(parts.values()))],
     )
     return [pareto, step]
+
+
+def _serve_charts(designs: list[dict[str, Any]]) -> list[Chart]:
+    chips = [design["chip"] for design in designs]
+    needed = Chart(
+        "chips",
+        "Chips needed for the load",
+        "bar",
+        "chip",
+        "chips",
+        [Series("chips", chips, [float(design["chips"]) for design in designs])],
+    )
+    priced = [d for d in designs if d["usd_per_million_output_tokens"] is not None]
+    if not priced:
+        return [needed]
+    cost = Chart(
+        "cost",
+        "Cost per million output tokens",
+        "bar",
+        "chip",
+        "USD",
+        [
+            Series(
+                "USD",
+                [d["chip"] for d in priced],
+                [d["usd_per_million_output_tokens"] for d in priced],
+            )
+        ],
+    )
+    return [needed, cost]
 
 
 def _sweep_charts(points: list[dict[str, Any]]) -> list[Chart]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,13 +20,32 @@ from pydantic import BaseModel, Field, ValidationError
 
 from swarmscale import __version__
 from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError, default_catalog
+from swarmscale.cli.serve_commands import serve_payload
 from swarmscale.cli.train_commands import train_payload
+from swarmscale.plan.serving import ServingTarget
 from swarmscale.report.run_report import plotly_html, render_html, run_charts
 from swarmscale.report.specs import compare
 from swarmscale.store import ResultsStore, Run, StoreError
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PLOTLY_URL = "/static/plotly.min.js"
+TRAIN_FIELDS = (
+    ("model", "llama3-70b"),
+    ("chip", "h100-sxm"),
+    ("chips", "1024"),
+    ("tokens", "15e12"),
+    ("seq", "4096"),
+    ("objective", "time"),
+)
+SERVE_FIELDS = (
+    ("model", "llama3-70b"),
+    ("chips", "h100-sxm,h20"),
+    ("rate", "10"),
+    ("input_len", "1000"),
+    ("output_len", "200"),
+    ("ttft", "2"),
+    ("tpot", "0.05"),
+)
 BAD_INPUT = (CatalogError, UnknownIdError, UnknownValueError, StoreError, ValueError)
 
 
@@ -41,6 +61,21 @@ class TrainRequest(BaseModel):
     precision: Literal["bf16", "fp8"] = "bf16"
     system: str | None = Field(default=None, max_length=100, description="Scale-up system id")
     objective: Literal["time", "cost", "energy"] = "time"
+
+
+class ServeRequest(BaseModel):
+    """A load to serve within latency targets, on one or more chips (compared to the first)."""
+
+    model: str = Field(min_length=1, max_length=100, description="Model id, e.g. llama3-70b")
+    chips: list[str] = Field(min_length=1, max_length=8, description="Chip ids, e.g. [h100-sxm]")
+    rate: float = Field(gt=0, le=1e6, description="Requests per second")
+    input_len: int = Field(ge=1, le=1_000_000, description="Prompt tokens per request")
+    output_len: int = Field(ge=1, le=100_000, description="Output tokens per request")
+    ttft: float = Field(default=2.0, gt=0, le=600, description="Time-to-first-token target, s")
+    tpot: float = Field(default=0.05, gt=0, le=10, description="Time-per-output-token target, s")
+    precision: Literal["bf16", "fp8", "int8", "int4"] = "bf16"
+    prefix_hit: float = Field(default=0.0, ge=0, le=1, description="Share of prompts cached")
+    disaggregate: bool = False
 
 
 app = FastAPI(
@@ -77,6 +112,11 @@ def api_compare(ids: Annotated[list[str], Query(min_length=1, max_length=8)]) ->
 @app.post("/api/train", summary="Best parallel plan and totals for a training job")
 def api_train(request: TrainRequest) -> dict[str, Any]:
     return _train(request)[1]
+
+
+@app.post("/api/serve", summary="Serving layout, replicas and cost within TTFT and TPOT")
+def api_serve(request: ServeRequest) -> dict[str, Any]:
+    return _serve(request)[1]
 
 
 @app.get("/api/runs", summary="Recent stored runs, newest first")
@@ -119,17 +159,21 @@ def page_catalog(ids: Annotated[list[str] | None, Query()] = None) -> str:
 @app.get("/train", response_class=HTMLResponse, include_in_schema=False)
 def page_train(request: Request) -> str:
     values = dict(request.query_params)
-    body = "<h1>Training planner</h1>" + _train_form(values)
+    body = "<h1>Training planner</h1>" + _form("/train", TRAIN_FIELDS, values)
     if values:
-        try:
-            run, payload = _train(TrainRequest.model_validate(values))
-        except ValidationError as exc:
-            body += _error("; ".join(_field_error(err) for err in exc.errors()))
-        except BAD_INPUT as exc:
-            body += _error(exc.args[0] if isinstance(exc, KeyError) else str(exc))
-        else:
-            body += _train_result(run, payload)
+        body += _answer(lambda: _train(TrainRequest.model_validate(values)), _train_result)
     return _page("Training planner", body)
+
+
+@app.get("/serve", response_class=HTMLResponse, include_in_schema=False)
+def page_serve(request: Request) -> str:
+    values = dict(request.query_params)
+    body = "<h1>Serving planner</h1>" + _form("/serve", SERVE_FIELDS, values)
+    if values:
+        fields: dict[str, Any] = dict(values)
+        fields["chips"] = [c.strip() for c in values.get("chips", "").split(",") if c.strip()]
+        body += _answer(lambda: _serve(ServeRequest.model_validate(fields)), _serve_result)
+    return _page("Serving planner", body)
 
 
 @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
@@ -155,17 +199,7 @@ def _train(request: TrainRequest) -> tuple[Run, dict[str, Any]]:
     if result.best is None:
         reasons = "; ".join(f"{count} {why}" for why, count in result.rejected.items())
         raise ValueError(f"no feasible plan among {result.evaluated}: {reasons}")
-    run = Run(
-        payload["run_id"] or "unsaved",
-        dt.datetime.now(),
-        "train",
-        "",
-        payload["catalog_version"],
-        __version__,
-        time.perf_counter() - started,
-        fields,
-        payload,
-    )
+    run = _as_run("train", fields, payload, started)
     return run, payload
 
 
@@ -190,21 +224,87 @@ def _field_error(error: Any) -> str:
     return f"{field}: {error['msg']}"
 
 
-def _train_form(values: dict[str, str]) -> str:
-    def field(name: str, default: str) -> str:
-        value = html.escape(values.get(name, default))
-        return f"<label>{name} <input name='{name}' id='{name}' value='{value}'></label> "
-
-    return (
-        "<form action='/train' method='get'>"
-        + field("model", "llama3-70b")
-        + field("chip", "h100-sxm")
-        + field("chips", "1024")
-        + field("tokens", "15e12")
-        + field("seq", "4096")
-        + field("objective", "time")
-        + "<button type='submit' id='plan'>Plan</button></form>"
+def _serve(request: ServeRequest) -> tuple[Run, dict[str, Any]]:
+    started = time.perf_counter()
+    target = ServingTarget(
+        request.rate, request.input_len, request.output_len, request.ttft, request.tpot
     )
+    payload = serve_payload(
+        request.model,
+        request.chips,
+        target,
+        request.precision,
+        request.prefix_hit,
+        request.disaggregate,
+        started,
+    )
+    return _as_run("serve", request.model_dump(), payload, started), payload
+
+
+def _as_run(verb: str, inputs: dict[str, Any], payload: dict[str, Any], started: float) -> Run:
+    """The answer as a Run, so the page draws the same charts as `swarmscale report`."""
+    catalog_version = default_catalog().version
+    return Run(
+        payload["run_id"] or "unsaved",
+        dt.datetime.now(),
+        verb,
+        "",
+        catalog_version,
+        __version__,
+        time.perf_counter() - started,
+        inputs,
+        payload,
+    )
+
+
+def _answer(
+    compute: Callable[[], tuple[Run, dict[str, Any]]],
+    render: Callable[[Run, dict[str, Any]], str],
+) -> str:
+    """Run a planner for a page: bad fields and impossible jobs become a message, not a 500."""
+    try:
+        run, payload = compute()
+    except ValidationError as exc:
+        return _error("; ".join(_field_error(err) for err in exc.errors()))
+    except BAD_INPUT as exc:
+        return _error(exc.args[0] if isinstance(exc, KeyError) else str(exc))
+    return render(run, payload)
+
+
+def _form(action: str, fields: tuple[tuple[str, str], ...], values: dict[str, str]) -> str:
+    inputs = "".join(
+        f"<label>{name} <input name='{name}' id='{name}' "
+        f"value='{html.escape(values.get(name, default))}'></label> "
+        for name, default in fields
+    )
+    return f"<form action='{action}' method='get'>{inputs}<button id='plan'>Plan</button></form>"
+
+
+def _charts(run: Run) -> str:
+    return "".join(
+        plotly_html(chart, PLOTLY_URL if index == 0 else False)
+        for index, chart in enumerate(run_charts(run))
+    )
+
+
+def _serve_result(run: Run, payload: dict[str, Any]) -> str:
+    header = (
+        "<tr><th>chip</th><th>replica</th><th>replicas</th><th>chips</th><th>TTFT s</th>"
+        "<th>TPOT s</th><th>out tok/s/chip</th><th>USD/M out</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(d['chip'])}</td><td>{html.escape(d['plan'])}</td>"
+        f"<td>{d['replicas']}</td><td>{d['chips']}</td><td>{d['ttft_s']:.3g}</td>"
+        f"<td>{d['tpot_s']:.3g}</td><td>{d['output_tokens_per_s_per_chip']:.4g}</td>"
+        f"<td>{_number(d['usd_per_million_output_tokens'])}</td></tr>"
+        for d in payload["designs"]
+    )
+    link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
+    return f"<h2>Deployments</h2><table id='result'>{header}{rows}</table>{link}{_charts(run)}"
+
+
+def _number(value: float | None) -> str:
+    return "?" if value is None else f"{value:.4g}"
 
 
 def _train_result(run: Run, payload: dict[str, Any]) -> str:
@@ -215,12 +315,8 @@ def _train_result(run: Run, payload: dict[str, Any]) -> str:
         f"<td>{plan['totals']['energy_mwh']:.4g}</td></tr>"
         for plan in payload["top"]
     )
-    charts = "".join(
-        plotly_html(chart, PLOTLY_URL if i == 0 else False)
-        for i, chart in enumerate(run_charts(run))
-    )
     link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
-    return f"<h2>Best plans</h2><table id='result'>{header}{rows}</table>{link}{charts}"
+    return f"<h2>Best plans</h2><table id='result'>{header}{rows}</table>{link}{_charts(run)}"
 
 
 def _comparison(result: dict[str, Any]) -> str:
@@ -243,9 +339,8 @@ def _error(message: str) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    nav = (
-        "<nav><a href='/'>Catalog</a> | <a href='/train'>Train</a> | <a href='/runs'>Runs</a></nav>"
-    )
+    links = (("/", "Catalog"), ("/train", "Train"), ("/serve", "Serve"), ("/runs", "Runs"))
+    nav = "<nav>" + " | ".join(f"<a href='{url}'>{name}</a>" for url, name in links) + "</nav>"
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title} - swarmscale</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
