@@ -98,3 +98,32 @@ def test_serve_matches_the_cli(run_cli: CliRunner) -> None:
         },
     )
     assert "id='result'" in page.text and "h20" in page.text
+
+
+def test_fleet_matches_the_cli(run_cli: CliRunner) -> None:
+    body = {"model": "llama3-70b", "tokens": 15e12, "deadline_days": 60, "policy": "cn-no-h20"}
+    response = client.post("/api/fleet", json=body)
+    assert response.status_code == 200
+    code, out, _ = run_cli(
+        [
+            "fleet",
+            "--model",
+            "llama3-70b",
+            "--tokens",
+            "15e12",
+            "--deadline-days",
+            "60",
+            "--policy",
+            "cn-no-h20",
+            "--json",
+        ]
+    )
+    assert code == 0
+    cli = json.loads(out)
+    assert (
+        response.json()["fleet"] == cli["fleet"] and response.json()["cost_usd"] == cli["cost_usd"]
+    )
+    bad = client.post("/api/fleet", json={**body, "policy": "nowhere"})
+    assert bad.status_code == 422 and "unknown policy 'nowhere'" in bad.json()["detail"]
+    page = client.get("/fleet", params={k: str(v) for k, v in body.items()})
+    assert "id='result'" in page.text and "Plotly.newPlot" in page.text  # the cost-days front

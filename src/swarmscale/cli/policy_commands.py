@@ -207,6 +207,28 @@ def _answer_fastest(
     return best
 
 
+def fleet_payload(
+    catalog: Catalog,
+    request: FleetRequest,
+    policy: Policy,
+    objective: str,
+    budget: float | None,
+    pareto: bool,
+    started: float,
+) -> dict[str, Any]:
+    """Solve the fleet (and its cost-days front when asked) and record the run: CLI and web."""
+    result = fleet_answer(catalog, request, policy, objective, budget)
+    front = _pareto(catalog, request, policy, objective) if pareto else []
+    inputs = {
+        "request": request.model_dump(mode="json"),
+        "policy": policy.id,
+        "objective": objective,
+        "budget": budget,
+    }
+    result["run_id"] = record_run("fleet", inputs, {**result, "pareto": front}, started)
+    return {**result, "pareto": front}
+
+
 def fleet(
     policy: Annotated[str, typer.Option(help="Policy id or YAML file.")] = "unrestricted",
     workload: Annotated[Path | None, typer.Option(help="Fleet request YAML.")] = None,
@@ -231,15 +253,8 @@ def fleet(
     request = _request(workload, model, tokens, deadline_days)
     chosen = resolve_policy(catalog, policy)
     with error_console.status("optimising the fleet"):
-        result = fleet_answer(catalog, request, chosen, objective, budget)
-        front = _pareto(catalog, request, chosen, objective) if pareto else []
-    inputs = {
-        "request": request.model_dump(mode="json"),
-        "policy": chosen.id,
-        "objective": objective,
-        "budget": budget,
-    }
-    result["run_id"] = record_run("fleet", inputs, {**result, "pareto": front}, started)
+        result = fleet_payload(catalog, request, chosen, objective, budget, pareto, started)
+    front = result.pop("pareto")
     if plot is not None and front:
         from swarmscale.report.plots import plot_pareto
 

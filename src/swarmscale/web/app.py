@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from swarmscale import __version__
 from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError, default_catalog
+from swarmscale.catalog.schemas import FleetRequest, WorkloadSpec
+from swarmscale.cli.policy_commands import fleet_payload
 from swarmscale.cli.serve_commands import serve_payload
 from swarmscale.cli.train_commands import train_payload
 from swarmscale.plan.serving import ServingTarget
@@ -45,6 +47,12 @@ SERVE_FIELDS = (
     ("output_len", "200"),
     ("ttft", "2"),
     ("tpot", "0.05"),
+)
+FLEET_FIELDS = (
+    ("model", "llama3-70b"),
+    ("tokens", "15e12"),
+    ("deadline_days", "60"),
+    ("policy", "unrestricted"),
 )
 BAD_INPUT = (CatalogError, UnknownIdError, UnknownValueError, StoreError, ValueError)
 
@@ -76,6 +84,17 @@ class ServeRequest(BaseModel):
     precision: Literal["bf16", "fp8", "int8", "int4"] = "bf16"
     prefix_hit: float = Field(default=0.0, ge=0, le=1, description="Share of prompts cached")
     disaggregate: bool = False
+
+
+class FleetQuery(BaseModel):
+    """A training job with a deadline, to be met by the cheapest fleet a sourcing policy allows."""
+
+    model: str = Field(min_length=1, max_length=100, description="Model id, e.g. llama3-70b")
+    tokens: float = Field(gt=0, le=1e15, description="Training tokens")
+    deadline_days: float = Field(gt=0, le=3650, description="Training deadline, days")
+    policy: str = Field(default="unrestricted", min_length=1, max_length=100)
+    objective: Literal["cost", "energy"] = "cost"
+    pareto: bool = Field(default=False, description="Also trace cost against training time")
 
 
 app = FastAPI(
@@ -117,6 +136,11 @@ def api_train(request: TrainRequest) -> dict[str, Any]:
 @app.post("/api/serve", summary="Serving layout, replicas and cost within TTFT and TPOT")
 def api_serve(request: ServeRequest) -> dict[str, Any]:
     return _serve(request)[1]
+
+
+@app.post("/api/fleet", summary="Cheapest fleet that trains the job by the deadline under a policy")
+def api_fleet(request: FleetQuery) -> dict[str, Any]:
+    return _fleet(request)[1]
 
 
 @app.get("/api/runs", summary="Recent stored runs, newest first")
@@ -174,6 +198,16 @@ def page_serve(request: Request) -> str:
         fields["chips"] = [c.strip() for c in values.get("chips", "").split(",") if c.strip()]
         body += _answer(lambda: _serve(ServeRequest.model_validate(fields)), _serve_result)
     return _page("Serving planner", body)
+
+
+@app.get("/fleet", response_class=HTMLResponse, include_in_schema=False)
+def page_fleet(request: Request) -> str:
+    values = dict(request.query_params)
+    body = "<h1>Fleet optimiser</h1>" + _form("/fleet", FLEET_FIELDS, values)
+    if values:
+        fields = {**values, "pareto": True}
+        body += _answer(lambda: _fleet(FleetQuery.model_validate(fields)), _fleet_result)
+    return _page("Fleet optimiser", body)
 
 
 @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
@@ -239,6 +273,36 @@ def _serve(request: ServeRequest) -> tuple[Run, dict[str, Any]]:
         started,
     )
     return _as_run("serve", request.model_dump(), payload, started), payload
+
+
+def _fleet(query: FleetQuery) -> tuple[Run, dict[str, Any]]:
+    started = time.perf_counter()
+    catalog = default_catalog()
+    spec = WorkloadSpec(
+        kind="training", model=query.model, tokens=query.tokens, deadline_days=query.deadline_days
+    )
+    policy = catalog.policy(query.policy)
+    payload = fleet_payload(
+        catalog, FleetRequest(workload=spec), policy, query.objective, None, query.pareto, started
+    )
+    return _as_run("fleet", query.model_dump(), payload, started), payload
+
+
+def _fleet_result(run: Run, payload: dict[str, Any]) -> str:
+    header = "<tr><th>chip</th><th>site</th><th>chips</th></tr>"
+    rows = "".join(
+        f"<tr><td>{html.escape(row['chip'])}</td><td>{html.escape(row['site'])}</td>"
+        f"<td>{row['chips']:,}</td></tr>"
+        for row in payload["fleet"]
+    )
+    summary = (
+        f"<p>{payload['chips']:,} chips, {payload['days']:.3g} days, "
+        f"USD {payload['cost_usd']:.4g}, {payload['energy_mwh']:.4g} MWh under "
+        f"{html.escape(payload['policy'])}</p>"
+    )
+    link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
+    table = f"<h2>Fleet</h2><table id='result'>{header}{rows}</table>"
+    return table + summary + link + _charts(run)
 
 
 def _as_run(verb: str, inputs: dict[str, Any], payload: dict[str, Any], started: float) -> Run:
@@ -339,7 +403,13 @@ def _error(message: str) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    links = (("/", "Catalog"), ("/train", "Train"), ("/serve", "Serve"), ("/runs", "Runs"))
+    links = (
+        ("/", "Catalog"),
+        ("/train", "Train"),
+        ("/serve", "Serve"),
+        ("/fleet", "Fleet"),
+        ("/runs", "Runs"),
+    )
     nav = "<nav>" + " | ".join(f"<a href='{url}'>{name}</a>" for url, name in links) + "</nav>"
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title} - swarmscale</title>"
