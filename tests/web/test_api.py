@@ -127,3 +127,32 @@ def test_fleet_matches_the_cli(run_cli: CliRunner) -> None:
     assert bad.status_code == 422 and "unknown policy 'nowhere'" in bad.json()["detail"]
     page = client.get("/fleet", params={k: str(v) for k, v in body.items()})
     assert "id='result'" in page.text and "Plotly.newPlot" in page.text  # the cost-days front
+
+
+def test_simulate_matches_the_cli(run_cli: CliRunner) -> None:
+    body = {"network": "test-3-sites", "trace": "philly", "scheduler": "hetero", "jobs": 200}
+    response = client.post("/api/simulate", json=body)
+    assert response.status_code == 200
+    code, out, _ = run_cli(
+        [
+            "simulate",
+            "--network",
+            "test-3-sites",
+            "--trace",
+            "philly",
+            "--scheduler",
+            "hetero",
+            "--jobs",
+            "200",
+            "--json",
+        ]
+    )
+    assert code == 0
+    cli = json.loads(out)["summary"]
+    assert response.json()["mean_jct_h"] == cli["mean_jct_h"]
+    assert response.json()["utilisation"] == cli["utilisation"]
+    for network in ("/etc/passwd.yaml", "synthetic-100000"):
+        bad = client.post("/api/simulate", json={**body, "network": network})
+        assert bad.status_code == 422 and "network" in bad.json()["detail"]
+    page = client.get("/simulate", params={k: str(v) for k, v in body.items()})
+    assert "id='result'" in page.text and "Plotly.newPlot" in page.text  # utilisation per pool

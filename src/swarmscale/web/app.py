@@ -22,7 +22,9 @@ from swarmscale import __version__
 from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError, default_catalog
 from swarmscale.catalog.schemas import FleetRequest, WorkloadSpec
 from swarmscale.cli.policy_commands import fleet_payload
+from swarmscale.cli.runs_commands import record_run
 from swarmscale.cli.serve_commands import serve_payload
+from swarmscale.cli.simulate_commands import run_network_simulation
 from swarmscale.cli.train_commands import train_payload
 from swarmscale.plan.serving import ServingTarget
 from swarmscale.report.run_report import plotly_html, render_html, run_charts
@@ -53,6 +55,12 @@ FLEET_FIELDS = (
     ("tokens", "15e12"),
     ("deadline_days", "60"),
     ("policy", "unrestricted"),
+)
+SIMULATE_FIELDS = (
+    ("network", "test-3-sites"),
+    ("trace", "philly"),
+    ("scheduler", "hetero"),
+    ("jobs", "300"),
 )
 BAD_INPUT = (CatalogError, UnknownIdError, UnknownValueError, StoreError, ValueError)
 
@@ -95,6 +103,21 @@ class FleetQuery(BaseModel):
     policy: str = Field(default="unrestricted", min_length=1, max_length=100)
     objective: Literal["cost", "energy"] = "cost"
     pareto: bool = Field(default=False, description="Also trace cost against training time")
+
+
+class SimulateQuery(BaseModel):
+    """A shipped job trace through a catalog network (files are for the CLI, not the web)."""
+
+    network: str = Field(
+        min_length=1, max_length=100, description="Catalog network id, or synthetic-N (N <= 200)"
+    )
+    trace: Literal["philly", "alibaba"] = "philly"
+    scheduler: Literal["fifo", "sjf", "hetero", "energy"] = "fifo"
+    policy_aware: bool = False
+    speedup: float = Field(
+        default=1.0, gt=0, le=1000, description="Arrivals this many times faster"
+    )
+    jobs: int = Field(default=500, ge=1, le=5000, description="Only the first N jobs")
 
 
 app = FastAPI(
@@ -141,6 +164,11 @@ def api_serve(request: ServeRequest) -> dict[str, Any]:
 @app.post("/api/fleet", summary="Cheapest fleet that trains the job by the deadline under a policy")
 def api_fleet(request: FleetQuery) -> dict[str, Any]:
     return _fleet(request)[1]
+
+
+@app.post("/api/simulate", summary="A job trace through a network of sites under a scheduler")
+def api_simulate(request: SimulateQuery) -> dict[str, Any]:
+    return _simulate(request)[1]
 
 
 @app.get("/api/runs", summary="Recent stored runs, newest first")
@@ -208,6 +236,15 @@ def page_fleet(request: Request) -> str:
         fields = {**values, "pareto": True}
         body += _answer(lambda: _fleet(FleetQuery.model_validate(fields)), _fleet_result)
     return _page("Fleet optimiser", body)
+
+
+@app.get("/simulate", response_class=HTMLResponse, include_in_schema=False)
+def page_simulate(request: Request) -> str:
+    values = dict(request.query_params)
+    body = "<h1>Network simulation</h1>" + _form("/simulate", SIMULATE_FIELDS, values)
+    if values:
+        body += _answer(lambda: _simulate(SimulateQuery.model_validate(values)), _simulate_result)
+    return _page("Network simulation", body)
 
 
 @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
@@ -303,6 +340,51 @@ def _fleet_result(run: Run, payload: dict[str, Any]) -> str:
     link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
     table = f"<h2>Fleet</h2><table id='result'>{header}{rows}</table>"
     return table + summary + link + _charts(run)
+
+
+def _simulate(query: SimulateQuery) -> tuple[Run, dict[str, Any]]:
+    started = time.perf_counter()
+    catalog = default_catalog()
+    synthetic = query.network.removeprefix("synthetic-")
+    if synthetic.isdigit():
+        if not 1 <= int(synthetic) <= 200:
+            raise ValueError(f"network: synthetic-N takes N from 1 to 200, got {synthetic}")
+    elif query.network not in catalog.networks:
+        known = ", ".join(sorted(catalog.networks))
+        raise ValueError(f"network: unknown {query.network!r} (known: {known}, synthetic-N)")
+    _, summary = run_network_simulation(
+        query.network, query.trace, query.scheduler, query.policy_aware, query.speedup, query.jobs
+    )
+    inputs = query.model_dump()
+    payload = {**summary, "run_id": record_run("simulate", inputs, summary, started)}
+    return _as_run("simulate", inputs, payload, started), payload
+
+
+def _simulate_result(run: Run, payload: dict[str, Any]) -> str:
+    shown = (
+        "finished",
+        "unfinished",
+        "mean_jct_h",
+        "p99_jct_h",
+        "mean_queue_h",
+        "makespan_days",
+        "utilisation_mean",
+        "energy_mwh",
+        "energy_cost_usd",
+        "carbon_t",
+        "domestic_share",
+        "violations",
+    )
+    rows = "".join(f"<tr><td>{key}</td><td>{_cell(payload.get(key))}</td></tr>" for key in shown)
+    link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
+    table = (
+        f"<h2>Result</h2><table id='result'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+    )
+    return table + link + _charts(run)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
 
 
 def _as_run(verb: str, inputs: dict[str, Any], payload: dict[str, Any], started: float) -> Run:
