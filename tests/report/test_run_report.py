@@ -84,3 +84,25 @@ def test_sweep_charts_carry_percentile_bands() -> None:
     assert days.x == ["chips=1024", "chips=2048"] and days.y == [150.0, 80.0]
     assert days.low == [135.0, 72.0] and days.high == [180.0, 96.0]
     assert charts["sensitivity"].series[0].y == [-0.8]
+
+
+def test_simulate_report_has_utilisation_and_jct_cdf(
+    run_cli: CliRunner, results_store: Path, tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(
+        ["simulate", "--network", "test-3-sites", "--trace", "philly", "--jobs", "150", "--json"]
+    )
+    assert code == 0
+    result = json.loads(out)
+    run = ResultsStore(results_store).get(result["run_id"])
+    charts = {chart.slug: chart for chart in run_charts(run)}
+    cdf = charts["jct-cdf"].series[0]
+    assert cdf.x == sorted(cdf.x) and cdf.y[0] == 0.0 and cdf.y[-1] == 1.0
+    assert cdf.x[cdf.y.index(0.99)] == result["summary"]["p99_jct_h"]
+    utilisation = charts["utilisation"].series[0]
+    assert dict(zip(utilisation.x, utilisation.y, strict=True)) == result["summary"]["utilisation"]
+    code, _, _ = run_cli(["report", run.id, "--png", str(tmp_path)])
+    assert code == 0 and {p.name for p in tmp_path.iterdir()} == {
+        f"{run.id}-utilisation.png",
+        f"{run.id}-jct-cdf.png",
+    }

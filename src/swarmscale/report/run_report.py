@@ -67,17 +67,7 @@ def run_charts(run: Run) -> list[Chart]:
             )
         ]
     if run.verb == "simulate" and outputs.get("utilisation"):
-        pools = outputs["utilisation"]
-        return [
-            Chart(
-                "utilisation",
-                "Mean utilisation per pool",
-                "bar",
-                "site:chip",
-                "share of chips busy",
-                [Series("utilisation", list(pools), list(pools.values()))],
-            )
-        ]
+        return _simulate_charts(outputs)
     return []
 
 
@@ -108,6 +98,34 @@ def _train_charts(outputs: dict[str, Any]) -> list[Chart]:
         [Series("step", list(parts), list(parts.values()))],
     )
     return [pareto, step]
+
+
+def _simulate_charts(outputs: dict[str, Any]) -> list[Chart]:
+    pools = outputs["utilisation"]
+    charts = [
+        Chart(
+            "utilisation",
+            "Mean utilisation per pool",
+            "bar",
+            "site:chip",
+            "share of chips busy",
+            [Series("utilisation", list(pools), list(pools.values()))],
+        )
+    ]
+    cdf = outputs.get("jct_cdf_h") or {}
+    if cdf:
+        shares = [float(key.removeprefix("p")) / 100 for key in cdf]
+        charts.append(
+            Chart(
+                "jct-cdf",
+                "Job completion time CDF",
+                "line",
+                "hours",
+                "share of finished jobs",
+                [Series("JCT", list(cdf.values()), shares)],
+            )
+        )
+    return charts
 
 
 def _serve_charts(designs: list[dict[str, Any]]) -> list[Chart]:
@@ -221,7 +239,7 @@ def save_png(chart: Chart, path: Path) -> Path:
     """The same chart as a PNG (Matplotlib: no browser needed)."""
     figure, axis = plt.subplots(figsize=(9, 5), constrained_layout=True)
     for series in chart.series:
-        x = [str(value) for value in series.x] if chart.kind != "scatter" else series.x
+        x = [str(value) for value in series.x] if chart.kind == "bar" else series.x
         if chart.kind == "bar":
             axis.bar(x, series.y, label=series.name)
             axis.tick_params(axis="x", labelrotation=30)

@@ -8,6 +8,16 @@ import numpy as np
 
 from swarmscale.sim.engine import SimResult, run_time_s, utilisation
 
+CDF_PERCENTILES = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 100)
+
+
+def jct_quantiles_h(jct_s: np.ndarray) -> dict[str, float]:
+    """Job completion time at fixed percentiles, so a stored run can draw its JCT CDF."""
+    if not len(jct_s):
+        return {}
+    values = np.percentile(jct_s, CDF_PERCENTILES) / 3600
+    return {f"p{p}": float(v) for p, v in zip(CDF_PERCENTILES, values, strict=True)}
+
 
 def summarize(result: SimResult) -> dict[str, Any]:
     """JCT and queueing delay (mean, p99), makespan, utilisation, energy, cost, carbon,
@@ -25,6 +35,7 @@ def summarize(result: SimResult) -> dict[str, Any]:
         "p99_jct_h": float(np.percentile(jct, 99) / 3600) if len(jct) else None,
         "mean_queue_h": float(wait.mean() / 3600) if len(wait) else None,
         "p99_queue_h": float(np.percentile(wait, 99) / 3600) if len(wait) else None,
+        "jct_cdf_h": jct_quantiles_h(jct),
         "makespan_days": run_time_s(result) / 86400.0,
         "utilisation_mean": float(np.mean(list(per_site_kind.values()))) if per_site_kind else 0.0,
         "utilisation": per_site_kind,
