@@ -348,13 +348,7 @@ def load_policies(path: Path) -> list[Policy]:
 
 def load_fleet_request(path: Path) -> FleetRequest:
     """A fleet request file: `workload:` plus optional `offers:` and `sites:` lists."""
-    document = read_yaml(path)
-    if not isinstance(document, Mapping):
-        raise CatalogError(f"{path}: expected a mapping with 'workload', 'offers', 'sites'")
-    try:
-        return FleetRequest.model_validate(document)
-    except ValidationError as exc:
-        raise CatalogError(format_validation_error(path, "(request)", exc)) from exc
+    return _parse_document(path, FleetRequest, "(request)", "with 'workload', 'offers', 'sites'")
 
 
 def load_networks(path: Path) -> list[Network]:
@@ -364,10 +358,15 @@ def load_networks(path: Path) -> list[Network]:
 
 def load_scenario(path: Path) -> ScenarioSpec:
     """A sweep scenario file (see `ScenarioSpec`)."""
+    return _parse_document(path, ScenarioSpec, "(scenario)", "(model, chip, chips, tokens, ...)")
+
+
+def _parse_document(path: Path, schema: type[RecordT], label: str, expected: str) -> RecordT:
+    """A user's YAML file holding one mapping, validated against `schema`."""
     document = read_yaml(path)
     if not isinstance(document, Mapping):
-        raise CatalogError(f"{path}: expected a mapping (model, chip, chips, tokens, ...)")
+        raise CatalogError(f"{path}: expected a mapping {expected}")
     try:
-        return ScenarioSpec.model_validate(document)
+        return schema.model_validate(document)
     except ValidationError as exc:
-        raise CatalogError(format_validation_error(path, "(scenario)", exc)) from exc
+        raise CatalogError(format_validation_error(path, label, exc)) from exc

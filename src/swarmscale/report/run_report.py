@@ -274,24 +274,25 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def plotly_html(chart: Chart, plotly_js: str | bool) -> str:
-    """One chart as an HTML fragment; plotly_js is True (inline it), a .js URL, or False."""
-    fragment: str = _plotly(chart).to_html(full_html=False, include_plotlyjs=plotly_js)
-    return fragment
+def charts_html(run: Run, plotly_js: str | bool) -> str:
+    """The run's charts as HTML fragments; plotly.js comes with the first: True inlines it, a
+    .js URL links to it, False leaves it to the page."""
+    return "".join(
+        _plotly(chart).to_html(full_html=False, include_plotlyjs=plotly_js if index == 0 else False)
+        for index, chart in enumerate(run_charts(run))
+    )
 
 
 def render_html(run: Run, plotly_js: str | bool = True) -> str:
     """A whole page; by default plotly.js is inlined once so that the file opens offline."""
-    charts = [
-        plotly_html(chart, plotly_js if index == 0 else False)
-        for index, chart in enumerate(run_charts(run))
-    ]
     heading = f"{run.verb} run {run.id}"
     meta = (
         f"created {run.created:%Y-%m-%d %H:%M:%S}, catalog {run.catalog_version}, "
         f"swarmscale {run.swarmscale_version}, input hash {run.input_hash}, {run.wall_s:.3g} s"
     )
-    body = "".join(charts) + _table("Inputs", run.inputs) + _table("Outputs", run.outputs)
+    body = (
+        charts_html(run, plotly_js) + _table("Inputs", run.inputs) + _table("Outputs", run.outputs)
+    )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(heading)}</title><style>body{{font-family:sans-serif;margin:2em}}"

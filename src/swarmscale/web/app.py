@@ -27,7 +27,7 @@ from swarmscale.cli.serve_commands import serve_payload
 from swarmscale.cli.simulate_commands import run_network_simulation
 from swarmscale.cli.train_commands import train_payload
 from swarmscale.plan.serving import ServingTarget
-from swarmscale.report.run_report import plotly_html, render_html, run_charts
+from swarmscale.report.run_report import charts_html, render_html
 from swarmscale.report.specs import compare
 from swarmscale.store import ResultsStore, Run, StoreError
 
@@ -210,41 +210,49 @@ def page_catalog(ids: Annotated[list[str] | None, Query()] = None) -> str:
 
 @app.get("/train", response_class=HTMLResponse, include_in_schema=False)
 def page_train(request: Request) -> str:
-    values = dict(request.query_params)
-    body = "<h1>Training planner</h1>" + _form("/train", TRAIN_FIELDS, values)
-    if values:
-        body += _answer(lambda: _train(TrainRequest.model_validate(values)), _train_result)
-    return _page("Training planner", body)
+    return _planner_page(
+        "Training planner",
+        "/train",
+        TRAIN_FIELDS,
+        dict(request.query_params),
+        lambda values: _train(TrainRequest.model_validate(values)),
+        _train_result,
+    )
 
 
 @app.get("/serve", response_class=HTMLResponse, include_in_schema=False)
 def page_serve(request: Request) -> str:
-    values = dict(request.query_params)
-    body = "<h1>Serving planner</h1>" + _form("/serve", SERVE_FIELDS, values)
-    if values:
-        fields: dict[str, Any] = dict(values)
-        fields["chips"] = [c.strip() for c in values.get("chips", "").split(",") if c.strip()]
-        body += _answer(lambda: _serve(ServeRequest.model_validate(fields)), _serve_result)
-    return _page("Serving planner", body)
+    def solve(values: dict[str, str]) -> tuple[Run, dict[str, Any]]:
+        chips = [chip.strip() for chip in values.get("chips", "").split(",") if chip.strip()]
+        return _serve(ServeRequest.model_validate({**values, "chips": chips}))
+
+    return _planner_page(
+        "Serving planner", "/serve", SERVE_FIELDS, dict(request.query_params), solve, _serve_result
+    )
 
 
 @app.get("/fleet", response_class=HTMLResponse, include_in_schema=False)
 def page_fleet(request: Request) -> str:
-    values = dict(request.query_params)
-    body = "<h1>Fleet optimiser</h1>" + _form("/fleet", FLEET_FIELDS, values)
-    if values:
-        fields = {**values, "pareto": True}
-        body += _answer(lambda: _fleet(FleetQuery.model_validate(fields)), _fleet_result)
-    return _page("Fleet optimiser", body)
+    return _planner_page(
+        "Fleet optimiser",
+        "/fleet",
+        FLEET_FIELDS,
+        dict(request.query_params),
+        lambda values: _fleet(FleetQuery.model_validate({**values, "pareto": True})),
+        _fleet_result,
+    )
 
 
 @app.get("/simulate", response_class=HTMLResponse, include_in_schema=False)
 def page_simulate(request: Request) -> str:
-    values = dict(request.query_params)
-    body = "<h1>Network simulation</h1>" + _form("/simulate", SIMULATE_FIELDS, values)
-    if values:
-        body += _answer(lambda: _simulate(SimulateQuery.model_validate(values)), _simulate_result)
-    return _page("Network simulation", body)
+    return _planner_page(
+        "Network simulation",
+        "/simulate",
+        SIMULATE_FIELDS,
+        dict(request.query_params),
+        lambda values: _simulate(SimulateQuery.model_validate(values)),
+        _simulate_result,
+    )
 
 
 @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
@@ -325,7 +333,7 @@ def _fleet(query: FleetQuery) -> tuple[Run, dict[str, Any]]:
     return _as_run("fleet", query.model_dump(), payload, started), payload
 
 
-def _fleet_result(run: Run, payload: dict[str, Any]) -> str:
+def _fleet_result(payload: dict[str, Any]) -> str:
     header = "<tr><th>chip</th><th>site</th><th>chips</th></tr>"
     rows = "".join(
         f"<tr><td>{html.escape(row['chip'])}</td><td>{html.escape(row['site'])}</td>"
@@ -337,9 +345,7 @@ def _fleet_result(run: Run, payload: dict[str, Any]) -> str:
         f"USD {payload['cost_usd']:.4g}, {payload['energy_mwh']:.4g} MWh under "
         f"{html.escape(payload['policy'])}</p>"
     )
-    link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
-    table = f"<h2>Fleet</h2><table id='result'>{header}{rows}</table>"
-    return table + summary + link + _charts(run)
+    return f"<h2>Fleet</h2><table id='result'>{header}{rows}</table>{summary}"
 
 
 def _simulate(query: SimulateQuery) -> tuple[Run, dict[str, Any]]:
@@ -360,7 +366,7 @@ def _simulate(query: SimulateQuery) -> tuple[Run, dict[str, Any]]:
     return _as_run("simulate", inputs, payload, started), payload
 
 
-def _simulate_result(run: Run, payload: dict[str, Any]) -> str:
+def _simulate_result(payload: dict[str, Any]) -> str:
     shown = (
         "finished",
         "unfinished",
@@ -376,11 +382,7 @@ def _simulate_result(run: Run, payload: dict[str, Any]) -> str:
         "violations",
     )
     rows = "".join(f"<tr><td>{key}</td><td>{_cell(payload.get(key))}</td></tr>" for key in shown)
-    link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
-    table = (
-        f"<h2>Result</h2><table id='result'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
-    )
-    return table + link + _charts(run)
+    return f"<h2>Result</h2><table id='result'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
 
 
 def _cell(value: Any) -> str:
@@ -403,18 +405,28 @@ def _as_run(verb: str, inputs: dict[str, Any], payload: dict[str, Any], started:
     )
 
 
-def _answer(
-    compute: Callable[[], tuple[Run, dict[str, Any]]],
-    render: Callable[[Run, dict[str, Any]], str],
+def _planner_page(
+    title: str,
+    action: str,
+    form_fields: tuple[tuple[str, str], ...],
+    values: dict[str, str],
+    solve: Callable[[dict[str, str]], tuple[Run, dict[str, Any]]],
+    render: Callable[[dict[str, Any]], str],
 ) -> str:
-    """Run a planner for a page: bad fields and impossible jobs become a message, not a 500."""
-    try:
-        run, payload = compute()
-    except ValidationError as exc:
-        return _error("; ".join(_field_error(err) for err in exc.errors()))
-    except BAD_INPUT as exc:
-        return _error(exc.args[0] if isinstance(exc, KeyError) else str(exc))
-    return render(run, payload)
+    """A planner's form and, once submitted, its answer: the result table, a link to the stored
+    run and its charts. Bad fields and impossible jobs become a message, not a 500."""
+    body = f"<h1>{title}</h1>" + _form(action, form_fields, values)
+    if values:
+        try:
+            run, payload = solve(values)
+        except ValidationError as exc:
+            body += _error("; ".join(_field_error(err) for err in exc.errors()))
+        except BAD_INPUT as exc:
+            body += _error(exc.args[0] if isinstance(exc, KeyError) else str(exc))
+        else:
+            link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
+            body += render(payload) + link + charts_html(run, PLOTLY_URL)
+    return _page(title, body)
 
 
 def _form(action: str, fields: tuple[tuple[str, str], ...], values: dict[str, str]) -> str:
@@ -426,14 +438,7 @@ def _form(action: str, fields: tuple[tuple[str, str], ...], values: dict[str, st
     return f"<form action='{action}' method='get'>{inputs}<button id='plan'>Plan</button></form>"
 
 
-def _charts(run: Run) -> str:
-    return "".join(
-        plotly_html(chart, PLOTLY_URL if index == 0 else False)
-        for index, chart in enumerate(run_charts(run))
-    )
-
-
-def _serve_result(run: Run, payload: dict[str, Any]) -> str:
+def _serve_result(payload: dict[str, Any]) -> str:
     header = (
         "<tr><th>chip</th><th>replica</th><th>replicas</th><th>chips</th><th>TTFT s</th>"
         "<th>TPOT s</th><th>out tok/s/chip</th><th>USD/M out</th></tr>"
@@ -445,15 +450,14 @@ def _serve_result(run: Run, payload: dict[str, Any]) -> str:
         f"<td>{_number(d['usd_per_million_output_tokens'])}</td></tr>"
         for d in payload["designs"]
     )
-    link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
-    return f"<h2>Deployments</h2><table id='result'>{header}{rows}</table>{link}{_charts(run)}"
+    return f"<h2>Deployments</h2><table id='result'>{header}{rows}</table>"
 
 
 def _number(value: float | None) -> str:
     return "?" if value is None else f"{value:.4g}"
 
 
-def _train_result(run: Run, payload: dict[str, Any]) -> str:
+def _train_result(payload: dict[str, Any]) -> str:
     header = "<tr><th>plan</th><th>MFU</th><th>days</th><th>USD</th><th>MWh</th></tr>"
     rows = "".join(
         f"<tr><td>{html.escape(plan['plan_text'])}</td><td>{100 * plan['mfu']:.1f}%</td>"
@@ -461,8 +465,7 @@ def _train_result(run: Run, payload: dict[str, Any]) -> str:
         f"<td>{plan['totals']['energy_mwh']:.4g}</td></tr>"
         for plan in payload["top"]
     )
-    link = f"<p>Stored as run <a href='/runs/{run.id}'>{run.id}</a></p>"
-    return f"<h2>Best plans</h2><table id='result'>{header}{rows}</table>{link}{_charts(run)}"
+    return f"<h2>Best plans</h2><table id='result'>{header}{rows}</table>"
 
 
 def _comparison(result: dict[str, Any]) -> str:
