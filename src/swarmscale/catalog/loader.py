@@ -6,8 +6,10 @@ user editing a catalog file can find the line to fix.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +24,7 @@ from swarmscale.catalog.schemas import (
     Assumptions,
     Case,
     Chip,
+    DeviceProfile,
     Efficiency,
     EfficiencyEntry,
     ExportControl,
@@ -35,6 +38,12 @@ from swarmscale.catalog.schemas import (
 )
 
 DATA_ROOT = Path(__file__).parent / "data"
+
+# Which device profiles the process uses: unset keeps the shipped ones, "none" drops them all
+# (datasheet-derived efficiencies only), a path adds that profile. An environment variable, so
+# that sweep workers and the web server started from one command see the same choice.
+PROFILE_ENV = "SWARMSCALE_PROFILE"
+NO_PROFILE = "none"
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -137,6 +146,7 @@ class Catalog:
     networks: dict[str, Network]
     version: str
     files: tuple[Path, ...] = field(default=())
+    profiles: dict[str, DeviceProfile] = field(default_factory=dict)
 
     def chip(self, chip_id: str) -> Chip:
         return _lookup("chip", chip_id, self.chips)
@@ -148,27 +158,49 @@ class Catalog:
         return _lookup("model", model_id, self.models)
 
     def efficiency_for(self, chip: Chip, chip_layer: bool = True) -> Efficiency:
-        """Efficiency factors for `chip`: `default`, overlaid by its stack's, then its own
-        (unless `chip_layer` is False, which a fit uses to start from the stack's values)."""
+        """Efficiency factors for `chip`: `default`, overlaid by its stack's, its own, then its
+        measured device profile (unless `chip_layer` is False, which a fit uses to start from
+        the stack's values)."""
+        layers: list[EfficiencyEntry] = [
+            self.efficiency[key]
+            for key in ("default", chip.software_stack, chip.id)[: 3 if chip_layer else 2]
+            if key in self.efficiency
+        ]
+        profile = self.profiles.get(chip.id) if chip_layer else None
+        if profile is not None:
+            layers.append(profile.efficiency)
         merged: dict[str, Any] = {}
-        applies_to = "default"
-        layers = (
-            ("default", chip.software_stack, chip.id)
-            if chip_layer
-            else ("default", chip.software_stack)
-        )
-        for key in layers:
-            entry = self.efficiency.get(key)
-            if entry is None:
-                continue
-            applies_to = key
+        for entry in layers:
             for factor in EFFICIENCY_FACTORS:
                 if getattr(entry, factor) is not None:
                     merged[factor] = getattr(entry, factor)
         missing = [factor for factor in EFFICIENCY_FACTORS if factor not in merged]
         if missing:
             raise CatalogError(f"efficiency for {chip.id}: no value for {missing} in any layer")
+        applies_to = f"profile {profile.id}" if profile is not None else layers[-1].applies_to
         return Efficiency(applies_to=applies_to, **merged)
+
+    def with_profile(self, profile: DeviceProfile, origin: str = "") -> Catalog:
+        """This catalog with `profile` as its chip's measured layer (replacing any shipped one);
+        the version changes so stored runs tell the two apart."""
+        if profile.chip not in self.chips:
+            raise CatalogError(
+                f"{origin or profile.id}: field 'chip': unknown chip {profile.chip!r}"
+            )
+        digest = hashlib.sha256(self.version.encode())
+        digest.update(profile.model_dump_json().encode())
+        return dataclasses.replace(
+            self,
+            profiles={**self.profiles, profile.chip: profile},
+            version=digest.hexdigest()[:12],
+        )
+
+    def without_profiles(self) -> Catalog:
+        """This catalog with datasheet-derived efficiencies only: no measured device layer."""
+        if not self.profiles:
+            return self
+        digest = hashlib.sha256(f"{self.version}:{NO_PROFILE}".encode())
+        return dataclasses.replace(self, profiles={}, version=digest.hexdigest()[:12])
 
     def network(self, network_id: str) -> Network:
         return _lookup("network", network_id, self.networks)
@@ -263,6 +295,9 @@ def _cross_check(catalog: Catalog, root: Path) -> None:
                 problems.append(
                     f"{root}/networks: {network.id}: site {site.id}: unknown policy '{site.policy}'"
                 )
+    for profile in catalog.profiles.values():
+        if profile.chip not in catalog.chips:
+            problems.append(f"{root}/profiles: {profile.id}: unknown chip '{profile.chip}'")
     seen: dict[str, str] = {}
     named: list[Chip | Model] = [*catalog.chips.values(), *catalog.models.values()]
     for record in named:
@@ -316,14 +351,52 @@ def load_catalog(root: Path | None = None) -> Catalog:
         ),
         version=digest.hexdigest()[:12],
         files=tuple(all_files),
+        profiles=_profiles_by_chip(_load_kind(base, "profiles", "profiles", DeviceProfile), base),
     )
     _cross_check(catalog, base)
     return catalog
 
 
-@lru_cache(maxsize=1)
+def _profiles_by_chip(profiles: Iterable[DeviceProfile], base: Path) -> dict[str, DeviceProfile]:
+    by_chip: dict[str, DeviceProfile] = {}
+    for profile in profiles:
+        if profile.chip in by_chip:
+            raise CatalogError(
+                f"{base}/profiles: profiles '{by_chip[profile.chip].id}' and '{profile.id}' "
+                f"both measure chip '{profile.chip}'; keep one"
+            )
+        by_chip[profile.chip] = profile
+    return by_chip
+
+
+def load_profile(path: Path) -> DeviceProfile:
+    """The one device profile in a file written by `swarmscale calibrate`."""
+    profiles = parse_records(path, "profiles", DeviceProfile)
+    if len(profiles) != 1:
+        raise CatalogError(
+            f"{path}: a profile file holds exactly one profile, found {len(profiles)}"
+        )
+    return profiles[0]
+
+
 def default_catalog() -> Catalog:
-    """The catalog shipped with the package, loaded once per process."""
+    """The shipped catalog with the profile choice of `SWARMSCALE_PROFILE` (see PROFILE_ENV)."""
+    return _catalog_with_profile(os.environ.get(PROFILE_ENV, "").strip())
+
+
+@lru_cache(maxsize=8)
+def _catalog_with_profile(choice: str) -> Catalog:
+    shipped = _shipped_catalog()
+    if not choice:
+        return shipped
+    if choice.lower() == NO_PROFILE:
+        return shipped.without_profiles()
+    path = Path(choice)
+    return shipped.with_profile(load_profile(path), origin=str(path))
+
+
+@lru_cache(maxsize=1)
+def _shipped_catalog() -> Catalog:
     return load_catalog(DATA_ROOT)
 
 

@@ -338,6 +338,21 @@ class PriceFact(Frozen):
         return data
 
 
+# Efficiency factors that are fractions of a datasheet peak. All but gemm_memory are capped at
+# one: a memory-bound GEMM can beat the HBM datasheet when its weights sit in a large L2.
+FRACTION_FACTORS = (
+    "gemm", "gemm_fp8", "attention", "memory", "gemm_memory", "scale_up", "scale_out",
+    "all_to_all",
+)  # fmt: skip
+
+
+def _check_at_most_one(entry: BaseModel) -> None:
+    for name in FRACTION_FACTORS:
+        quantity = getattr(entry, name)
+        if name != "gemm_memory" and quantity is not None and (quantity.value or 0) > 1:
+            raise ValueError(f"{name}: a fraction of peak cannot exceed 1, got {quantity.value}")
+
+
 class Efficiency(Frozen):
     """How much of a chip's peak one software stack reaches, factor by factor.
 
@@ -367,32 +382,13 @@ class Efficiency(Frozen):
         """Every fraction of peak at one end of its range: "low" is the pessimistic stack."""
         if bound is None:
             return self
-        fractions = (
-            "gemm",
-            "gemm_fp8",
-            "attention",
-            "memory",
-            "gemm_memory",
-            "scale_up",
-            "scale_out",
-            "all_to_all",
+        return self.model_copy(
+            update={name: getattr(self, name).at(bound) for name in FRACTION_FACTORS}
         )
-        return self.model_copy(update={name: getattr(self, name).at(bound) for name in fractions})
 
     @model_validator(mode="after")
     def _fractions_at_most_one(self) -> Efficiency:
-        for name in (
-            "gemm",
-            "gemm_fp8",
-            "attention",
-            "memory",
-            "scale_up",
-            "scale_out",
-            "all_to_all",
-        ):
-            value = getattr(self, name).value
-            if value is not None and value > 1:
-                raise ValueError(f"{name} is a fraction of peak and cannot exceed 1")
+        _check_at_most_one(self)
         return self
 
 
@@ -426,9 +422,90 @@ class EfficiencyEntry(Frozen):
 
     @model_validator(mode="after")
     def _fitted_are_given(self) -> EfficiencyEntry:
+        _check_at_most_one(self)
         for factor in self.fitted:
             if factor not in EFFICIENCY_FACTORS or getattr(self, factor) is None:
                 raise ValueError(f"fitted factor {factor!r} is not set in this entry")
+        return self
+
+
+MeasurementPart = Literal[
+    "copy", "launch", "gemm", "attention", "train_step", "decode_step", "prefill"
+]  # fmt: skip
+
+
+class Measurement(Frozen):
+    """One timed kernel or step on a real device: the median of repeated, warmed-up runs.
+
+    `shape` holds the integers that define the work (m, k, n for a GEMM; batch, heads, lengths
+    for attention and model steps); `flops` and `bytes` are what the work does, so rates can be
+    recomputed from the raw time. A source that published only a bandwidth, not the size it
+    moved, gives `bytes_per_s` instead of `seconds` and `bytes`."""
+
+    part: MeasurementPart
+    dtype: Literal["fp32", "bf16", "fp16", "fp8"] = "bf16"
+    shape: dict[str, int] = Field(default_factory=dict)
+    seconds: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="median time of one run"
+    )
+    flops: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    bytes: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    bytes_per_s: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="only when no time was published"
+    )
+    repeats: int = Field(default=1, ge=1)
+    spread: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="(p90 - p10) / median of the runs"
+    )
+
+    @model_validator(mode="after")
+    def _time_or_rate(self) -> Measurement:
+        if (self.seconds is None) == (self.bytes_per_s is None):
+            raise ValueError("seconds: give exactly one of 'seconds' or 'bytes_per_s'")
+        return self
+
+    @property
+    def flops_per_s(self) -> float | None:
+        if self.flops is None or self.seconds is None:
+            return None
+        return self.flops / self.seconds
+
+    @property
+    def bandwidth(self) -> float | None:
+        """Bytes per second moved, measured or as published."""
+        if self.bytes_per_s is not None:
+            return self.bytes_per_s
+        if self.bytes is None or self.seconds is None:
+            return None
+        return self.bytes / self.seconds
+
+
+class DeviceProfile(Frozen):
+    """Efficiencies measured on one real device, with the raw measurements they came from.
+
+    A profile is the top layer of `Catalog.efficiency_for` for its chip: it replaces the
+    datasheet-derived estimates wherever it measured a factor and inherits the rest."""
+
+    id: CatalogId
+    chip: CatalogId
+    device_name: str = Field(min_length=2, description="as the driver reports it")
+    measured_on: PartialDate | None = Field(
+        default=None, description="date of the measurements; null when the source gives none"
+    )
+    created_on: PartialDate = Field(description="date this profile was written")
+    software: dict[str, str] = Field(default_factory=dict, description="torch, CUDA, driver")
+    source: str = Field(min_length=3, description="who measured, with what command")
+    efficiency: EfficiencyEntry
+    measurements: tuple[Measurement, ...] = Field(min_length=1)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _efficiency_is_for_this_chip(self) -> DeviceProfile:
+        if self.efficiency.applies_to != self.chip:
+            raise ValueError(
+                f"efficiency: applies_to is {self.efficiency.applies_to!r}; "
+                f"a profile's efficiency applies to its chip {self.chip!r}"
+            )
         return self
 
 

@@ -5,12 +5,17 @@ Exit codes: 0 done, 2 bad input (unknown id, bad file, bad option), 1 internal f
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 
-from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError
+from swarmscale.calibrate.measure import CalibrationUnavailable
+from swarmscale.catalog import CatalogError, UnknownIdError, UnknownValueError, default_catalog
+from swarmscale.catalog.loader import PROFILE_ENV
 from swarmscale.cli import (
+    calibrate_commands,
     catalog_commands,
     fleet_commands,
     policy_commands,
@@ -32,6 +37,27 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            envvar=PROFILE_ENV,
+            help="Device profile file from `swarmscale calibrate` to use for its chip, or "
+            "'none' for datasheet-derived efficiencies only. Default: the shipped profiles.",
+        ),
+    ] = None,
+) -> None:
+    """Plan, predict and simulate AI training and inference on mixed accelerator fleets."""
+    if profile:
+        # Through the environment, so sweep workers and the web server see the same choice.
+        os.environ[PROFILE_ENV] = profile
+        default_catalog()  # a bad profile file fails here, before any command runs
+
+
 app.add_typer(catalog_commands.chips_app, name="chips")
 app.add_typer(catalog_commands.models_app, name="models")
 app.add_typer(catalog_commands.catalog_app, name="catalog")
@@ -53,6 +79,7 @@ app.command("report")(runs_commands.report)
 app.command("web")(web_commands.web)
 app.command("validate")(validate_commands.validate)
 app.command("fit")(validate_commands.fit)
+app.command("calibrate")(calibrate_commands.calibrate)
 
 # NoServingPlanError is a ValueError: listed to show that an unmeetable SLO is bad input.
 BAD_INPUT = (
@@ -63,11 +90,13 @@ BAD_INPUT = (
     TraceError,
     StoreError,
     ValueError,
+    CalibrationUnavailable,
 )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning errors into a message on stderr and exit code 2 (input) or 1."""
+    chosen_profile = os.environ.get(PROFILE_ENV)
     try:
         app(args=argv)
     except BAD_INPUT as exc:
@@ -76,3 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # last resort: a one-line report, never a traceback dump
         sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n")
         sys.exit(1)
+    finally:  # in-process callers (tests, notebooks) get their environment back
+        if chosen_profile is None:
+            os.environ.pop(PROFILE_ENV, None)
+        else:
+            os.environ[PROFILE_ENV] = chosen_profile

@@ -7,8 +7,6 @@ the PNG, so the picture in a slide matches the one in the browser.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import plotly.graph_objects as go
 
+from swarmscale.files import write_text_atomic
 from swarmscale.store import Run, flatten
 
 SWEEP_OUTPUTS = ("time_days", "cost_usd", "energy_mwh", "mfu")
@@ -306,16 +305,7 @@ def write_report(run: Run, html_path: Path | None, png_dir: Path | None) -> list
     """Write the page (atomically: a failed run leaves no half-written file) and the PNGs."""
     written = []
     if html_path is not None:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=html_path.parent, suffix=".html.part")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(render_html(run))
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, html_path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_text_atomic(html_path, render_html(run))
         written.append(html_path)
     if png_dir is not None:
         written += [

@@ -1,0 +1,125 @@
+"""`swarmscale calibrate`: measure this machine's GPU (or import a microbenchmark) into a device
+profile that `swarmscale --profile FILE <command>` uses in place of datasheet-derived factors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.progress import Progress
+from rich.table import Table
+
+from swarmscale.calibrate.cases import cases_from_profile
+from swarmscale.calibrate.measure import FULL_SUITE, QUICK_SUITE, open_bench, run_suite
+from swarmscale.calibrate.profiles import (
+    DeviceRun,
+    build_profile,
+    chip_for_device,
+    import_microbench,
+    write_profile,
+)
+from swarmscale.catalog import default_catalog
+from swarmscale.catalog.schemas import EFFICIENCY_FACTORS, DeviceProfile
+from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.files import write_text_atomic
+
+
+def _measure(quick: bool) -> DeviceRun:
+    suite = QUICK_SUITE if quick else FULL_SUITE
+    bench, device_name, software = open_bench("cuda", suite)
+    families = 7
+    with Progress(console=error_console, transient=True) as bar:
+        task = bar.add_task("measuring", total=families)
+
+        def advance(name: str) -> None:
+            bar.update(task, description=f"measuring {name}", advance=1)
+
+        measurements = run_suite(bench, suite, advance)
+    return DeviceRun(
+        device_name=device_name,
+        software=software,
+        measurements=measurements,
+        source=f"swarmscale calibrate{' --quick' if quick else ''} on {device_name}",
+        measured_on=dt.date.today().isoformat(),
+    )
+
+
+def _factor_rows(profile: DeviceProfile) -> list[dict[str, Any]]:
+    catalog = default_catalog().without_profiles()
+    datasheet = catalog.efficiency_for(catalog.chip(profile.chip))
+    rows = []
+    for factor in EFFICIENCY_FACTORS:
+        measured = getattr(profile.efficiency, factor)
+        if measured is None:
+            continue
+        rows.append({
+            "factor": factor,
+            "datasheet_estimate": getattr(datasheet, factor).value,
+            "measured": measured.value,
+            "low": measured.low,
+            "high": measured.high,
+        })  # fmt: skip
+    return rows
+
+
+def calibrate(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Profile file to write; default profile-CHIP.yaml.")
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="Fewer sizes of each kind of work (~1 min).")] = False,
+    import_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--import", help="Build the profile from a JSON-lines microbenchmark instead."
+        ),
+    ] = None,
+    chip: Annotated[
+        str | None, typer.Option(help="Catalog chip measured; default: from the device name.")
+    ] = None,
+    cases_out: Annotated[
+        Path | None, typer.Option(help="Also write validation cases from the model-level runs.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """Measure the GPU with PyTorch and write a device profile of measured efficiencies."""
+    run = import_microbench(import_file) if import_file is not None else _measure(quick)
+    catalog = default_catalog()
+    measured_chip = catalog.chip(chip) if chip else chip_for_device(catalog, run.device_name)
+    profile, derivation = build_profile(catalog, measured_chip, run)
+    target = out or Path(f"profile-{measured_chip.id}.yaml")
+    write_profile(profile, target)
+    cases = cases_from_profile(profile)
+    if cases_out is not None and cases:
+        documents = [
+            c.model_dump(mode="json", exclude_none=True, exclude_defaults=True) for c in cases
+        ]
+        write_text_atomic(cases_out, yaml.safe_dump({"cases": documents}, sort_keys=False))
+    rows = _factor_rows(profile)
+    if as_json:
+        print_json({
+            "profile": profile.id, "file": str(target), "chip": profile.chip,
+            "device_name": profile.device_name, "factors": rows,
+            "fits": [vars(fit) for fit in derivation.fits],
+            "measurements": len(profile.measurements), "cases": len(cases),
+        })  # fmt: skip
+        return
+    table = Table(
+        title=f"{profile.device_name} as {profile.chip}: {len(profile.measurements)} measurements"
+    )
+    for header in ("factor", "datasheet estimate", "measured", "range"):
+        table.add_column(header, justify="left" if header == "factor" else "right")
+    for row in rows:
+        table.add_row(row["factor"], fmt(row["datasheet_estimate"]), fmt(row["measured"]),
+                      f"{fmt(row['low'])}-{fmt(row['high'])}")  # fmt: skip
+    console.print(table)
+    for fit in derivation.fits:
+        console.print(
+            f"{fit.family}: {fit.count} shapes, median error "
+            f"{100 * fit.median_abs_error:.1f}%, max {100 * fit.max_abs_error:.1f}%"
+        )
+    console.print(f"wrote {target}; use it with: swarmscale --profile {target} <command>")
