@@ -9,8 +9,9 @@ import pytest
 
 from swarmscale.catalog import Catalog, CatalogError
 from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
+from swarmscale.report.validation import profile_section
 from swarmscale.validate.fit import fit_factor
-from swarmscale.validate.runner import run_cases, summarize
+from swarmscale.validate.runner import profile_pairs, run_case, run_cases, summarize
 from tests.conftest import CliRunner
 
 TRAINING = SHIPPED_CASES / "training.yaml"
@@ -117,3 +118,22 @@ def test_validate_markdown_report(tmp_path: Path, run_cli: CliRunner) -> None:
     assert code == 0
     text = out_file.read_text()
     assert "| training, fit split |" in text and "## Fit: `gemm` of `a100-sxm-80gb`" in text
+
+
+def test_profile_section_compares_each_profiled_case_without_and_with(catalog: Catalog) -> None:
+    """docs/validation.md: single-chip H100 cases predicted with datasheet-derived factors and
+    with the shipped H100 profile; cases on other chips are left out."""
+    cases = [
+        case
+        for case in load_cases(SHIPPED_CASES / "inference.yaml")
+        if case.id in ("trtllm-llama3-8b-h100x1-1000-1000", "trtllm-llama3-70b-h200x1-1000-1000")
+    ]
+    pairs = profile_pairs(cases, catalog)
+    assert [without.id for without, _ in pairs] == ["trtllm-llama3-8b-h100x1-1000-1000"]
+    ((without, with_profile),) = pairs
+    assert without.predicted != with_profile.predicted
+    expected = run_case(cases[0], catalog.without_profiles())[0].predicted
+    assert without.predicted == pytest.approx(expected)
+    lines = "\n".join(profile_section(pairs, {cases[0].id}))
+    assert f"| {cases[0].id} | tokens_per_s |" in lines
+    assert f"{100 * without.error:+.1f}%" in lines and f"{100 * with_profile.error:+.1f}%" in lines

@@ -77,32 +77,31 @@ def _arithmetic_intensity(row: Measurement) -> float:
 
 
 def fit_gemm(
-    rows: list[Measurement], chip: Chip, prior: Efficiency, overhead: float
+    rows: list[Measurement], chip: Chip, start: tuple[float, float], overhead: float
 ) -> tuple[float | None, float | None, FamilyFit]:
     """Compute and memory efficiency of one precision's GEMMs by least squares on log time.
 
     A factor is fitted only when some shapes are bound by it (arithmetic intensity on its side
-    of the chip's ridge); otherwise it stays at the prior and `None` is returned for it."""
+    of the chip's ridge); otherwise it stays at its `start` value and `None` is returned."""
     dtype = rows[0].dtype
     peak = chip.peak_flops(PEAK_PRECISION[dtype])  # type: ignore[arg-type]
     ridge = peak / chip.memory_bandwidth.require()
     compute_bound = any(_arithmetic_intensity(r) > ridge for r in rows)
     memory_bound = any(_arithmetic_intensity(r) < ridge for r in rows)
-    compute_prior = (prior.gemm_fp8 if dtype == "fp8" else prior.gemm).require()
-    start = np.array([compute_prior, prior.gemm_memory.require()])
+    initial = np.array(start)
     free = np.array([compute_bound, memory_bound])
     measured = np.array([r.seconds for r in rows], dtype=float)
 
     def residuals(params: FloatArray) -> FloatArray:
-        values = np.where(free, 0.0, start)
+        values = np.where(free, 0.0, initial)
         values[free] = params
         return np.asarray(np.log(_predict(rows, chip, values[0], values[1], overhead) / measured))
 
     # A compute factor above one would mean the wrong chip; a memory-bound GEMM may beat the
     # HBM datasheet from L2.
     upper = np.array([1.0, 1.5])[free]
-    fitted = least_squares(residuals, np.minimum(start[free], upper), bounds=(0.01, upper)).x
-    values = start.copy()
+    fitted = least_squares(residuals, np.minimum(initial[free], upper), bounds=(0.01, upper)).x
+    values = initial.copy()
     values[free] = fitted
     errors = np.abs(_predict(rows, chip, values[0], values[1], overhead) / measured - 1.0)
     family = FamilyFit(f"gemm {dtype}", len(rows), float(np.median(errors)), float(errors.max()))
@@ -159,11 +158,17 @@ def derive_efficiency(
             rates,
         )  # fmt: skip
 
+    # fp8 sweeps are often compute-bound only; they then borrow the bf16 sweep's memory side,
+    # measured on the same device, before the prior's.
+    memory_start = prior.gemm_memory.require()
     for dtypes, compute_name in ((("bf16", "fp16"), "gemm"), (("fp8",), "gemm_fp8")):
         rows = _gemms(measurements, dtypes)
         if not rows:
             continue
-        compute, memory, family = fit_gemm(rows, chip, prior, overhead)
+        compute_start = getattr(prior, compute_name).require()
+        compute, memory, family = fit_gemm(rows, chip, (compute_start, memory_start), overhead)
+        if memory is not None:
+            memory_start = memory
         fits.append(family)
         note = (
             f"{source}: fitted through the roofline blend to {len(rows)} {dtypes[0]} GEMM "

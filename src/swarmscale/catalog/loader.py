@@ -158,15 +158,16 @@ class Catalog:
         return _lookup("model", model_id, self.models)
 
     def efficiency_for(self, chip: Chip, chip_layer: bool = True) -> Efficiency:
-        """Efficiency factors for `chip`: `default`, overlaid by its stack's, its own, then its
-        measured device profile (unless `chip_layer` is False, which a fit uses to start from
-        the stack's values)."""
+        """Efficiency factors for `chip`: `default`, overlaid by its stack's, its die's (see
+        `Chip.same_silicon_as`), its own, then its die's measured device profile. With
+        `chip_layer` False only the first two apply, which a fit uses as its starting point."""
+        keys = ("default", chip.software_stack, chip.silicon, chip.id)
         layers: list[EfficiencyEntry] = [
             self.efficiency[key]
-            for key in ("default", chip.software_stack, chip.id)[: 3 if chip_layer else 2]
+            for key in dict.fromkeys(keys[: 4 if chip_layer else 2])
             if key in self.efficiency
         ]
-        profile = self.profiles.get(chip.id) if chip_layer else None
+        profile = self.profiles.get(chip.silicon) if chip_layer else None
         if profile is not None:
             layers.append(profile.efficiency)
         merged: dict[str, Any] = {}
@@ -295,6 +296,12 @@ def _cross_check(catalog: Catalog, root: Path) -> None:
                 problems.append(
                     f"{root}/networks: {network.id}: site {site.id}: unknown policy '{site.policy}'"
                 )
+    for chip in catalog.chips.values():
+        sibling = chip.same_silicon_as
+        if sibling is not None and (sibling not in catalog.chips or sibling == chip.id):
+            problems.append(
+                f"{root}/chips: chip '{chip.id}': same_silicon_as: unknown chip '{sibling}'"
+            )
     for profile in catalog.profiles.values():
         if profile.chip not in catalog.chips:
             problems.append(f"{root}/profiles: {profile.id}: unknown chip '{profile.chip}'")

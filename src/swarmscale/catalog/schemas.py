@@ -165,7 +165,17 @@ class Chip(Frozen):
     price: Money
     rent: MoneyRate | None = None
     aliases: tuple[str, ...] = ()
+    same_silicon_as: CatalogId | None = Field(
+        default=None,
+        description="a chip with the same die, clocks and memory (an export variant with cut "
+        "links): kernel efficiencies fitted or measured on either apply to both",
+    )
     notes: str | None = None
+
+    @property
+    def silicon(self) -> str:
+        """The chip id whose kernel measurements describe this chip's die."""
+        return self.same_silicon_as or self.id
 
     def at(self, bound: Literal["low", "high"] | None) -> Chip:
         """The chip with peaks and memory bandwidth at one end of their catalog ranges."""

@@ -13,9 +13,9 @@ from swarmscale.catalog import default_catalog
 from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
 from swarmscale.catalog.schemas import Case
 from swarmscale.cli.output import console, error_console, print_json
-from swarmscale.report.validation import validation_markdown
+from swarmscale.report.validation import profile_section, validation_markdown
 from swarmscale.validate.fit import FitResult, fit_factor
-from swarmscale.validate.runner import CaseResult, run_case, summarize
+from swarmscale.validate.runner import CaseResult, profile_pairs, run_case, summarize
 
 CasesArg = Annotated[
     list[Path] | None,
@@ -66,7 +66,9 @@ def validate(
     summary = summarize(results)
     if markdown is not None:
         command = "swarmscale validate --markdown " + str(markdown)
-        text = validation_markdown(results, _catalog_fits(cases), command)
+        single = {case.id for case in cases if case.chips == 1}
+        profile_lines = profile_section(profile_pairs(cases, default_catalog()), single)
+        text = validation_markdown(results, _catalog_fits(cases), command, profile_lines)
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(text, encoding="utf-8")
     if as_json:

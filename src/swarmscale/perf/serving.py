@@ -21,6 +21,7 @@ import numpy as np
 from swarmscale.perf.inference import ReplicaModel
 
 MAX_SEARCH_BATCH = 8192
+PREFILL_TOKEN_BUDGET = 2048  # prompt tokens per iteration (vLLM chunked-prefill default)
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,9 @@ def offline_throughput(
 ) -> tuple[float, float, float]:
     """Output tokens/s of a replica kept full (all requests queued at once), the batch it runs,
     and its TPOT. Each finished sequence is replaced by a prefill, so per request the replica
-    spends `output_len x t_decode(B) / B + t_prefill`."""
-    prefill = float(replica.prefill_s(input_len, float(input_len) ** 2))
+    spends `output_len x t_decode(B) / B + t_prefill / prompts per chunk`: queued prompts are
+    prefilled together up to PREFILL_TOKEN_BUDGET tokens, as the simulator does, so short
+    prompts share one read of the weights."""
     grid = (
         _batch_grid(replica, input_len + output_len)
         if batch is None
@@ -101,10 +103,13 @@ def offline_throughput(
     )
     if grid.size == 0:
         return 0.0, 0.0, float("inf")
+    per_chunk = np.clip(PREFILL_TOKEN_BUDGET // input_len, 1.0, grid)
+    chunk = replica.prefill_s(per_chunk * input_len, per_chunk * float(input_len) ** 2, per_chunk)
+    prefill = chunk / per_chunk
     decode = replica.decode_step_s(grid, grid * (input_len + output_len / 2.0))
     throughput = output_len / (output_len * decode / grid + prefill)
     best = int(np.argmax(throughput))
-    tpot = float(decode[best]) + float(grid[best]) * prefill / output_len
+    tpot = float(decode[best]) + float(grid[best] * prefill[best]) / output_len
     return float(throughput[best]), float(grid[best]), tpot
 
 

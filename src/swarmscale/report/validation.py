@@ -44,7 +44,58 @@ def split_summary(results: list[CaseResult]) -> list[str]:
     return lines
 
 
-def validation_markdown(results: list[CaseResult], fits: list[FitResult], command: str) -> str:
+def profile_section(
+    pairs: list[tuple[CaseResult, CaseResult]], single_chip_ids: set[str]
+) -> list[str]:
+    """Cases on chips with a measured profile, predicted without it and with it."""
+    if not pairs:
+        return []
+    lines = [
+        "",
+        "## Datasheet-derived efficiencies against the measured device profile",
+        "",
+        "Cases on a chip that has a profile in `catalog/data/profiles/`, predicted twice: with",
+        "the software-stack and chip estimates only (`swarmscale --profile none validate`) and",
+        "with the measured profile on top (the default). No case below was used to make the",
+        "profile; it comes from kernel measurements alone.",
+        "",
+        "| cases | n | datasheet-derived: median | max | measured profile: median | max |",
+        "|---|---|---|---|---|---|",
+    ]
+    groups = (
+        ("single-chip", [p for p in pairs if p[0].id in single_chip_ids]),
+        ("all on profiled chips", pairs),
+    )
+    for label, chosen in groups:
+        if not chosen:
+            continue
+        without, with_profile = (summarize([p[i] for p in chosen]) for i in (0, 1))
+        lines.append(
+            f"| {label} | {without['n']} | {_pct(without['median_abs_error'])} | "
+            f"{_pct(without['max_abs_error'])} | {_pct(with_profile['median_abs_error'])} | "
+            f"{_pct(with_profile['max_abs_error'])} |"
+        )
+    lines += [
+        "",
+        "| single-chip case | metric | measured | datasheet-derived | error | profile | error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for before, after in pairs:
+        if before.id in single_chip_ids:
+            lines.append(
+                f"| {before.id} | {before.metric} | {before.measured:.4g} | "
+                f"{before.predicted:.4g} | {100 * before.error:+.1f}% | {after.predicted:.4g} | "
+                f"{100 * after.error:+.1f}% |"
+            )
+    return lines
+
+
+def validation_markdown(
+    results: list[CaseResult],
+    fits: list[FitResult],
+    command: str,
+    profile_lines: list[str] | None = None,
+) -> str:
     """The whole report as Markdown."""
     lines = [
         "# Validation",
@@ -59,6 +110,8 @@ def validation_markdown(results: list[CaseResult], fits: list[FitResult], comman
         "## Summary with the shipped catalog",
         "",
         *split_summary(results),
+        "",
+        *(profile_lines or []),
         "",
         "## Every case",
         "",

@@ -26,9 +26,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from swarmscale.perf.inference import ReplicaModel
+from swarmscale.perf.serving import PREFILL_TOKEN_BUDGET
 from swarmscale.traces import RequestTrace
 
-PREFILL_TOKEN_BUDGET = 2048  # prompt tokens per iteration (vLLM chunked-prefill default)
 PREFILL_GRID_POINTS = 96
 
 

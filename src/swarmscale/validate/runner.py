@@ -151,6 +151,18 @@ def run_cases(
     return results
 
 
+def profile_pairs(cases: list[Case], catalog: Catalog) -> list[tuple[CaseResult, CaseResult]]:
+    """Each metric of each case on a chip with a device profile, predicted without the profile
+    (datasheet-derived factors) and with it."""
+    datasheet = catalog.without_profiles()
+    profiled = [case for case in cases if catalog.chip(case.chip).silicon in catalog.profiles]
+    return [
+        pair
+        for case in profiled
+        for pair in zip(run_case(case, datasheet), run_case(case, catalog), strict=True)
+    ]
+
+
 def summarize(results: list[CaseResult]) -> dict[str, float | int | None]:
     """Median and max absolute relative error over `results`."""
     errors = [abs(result.error) for result in results]
