@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from swarmscale.calibrate.cases import cases_from_profile
-from swarmscale.catalog import Catalog
+from swarmscale.catalog import Catalog, CatalogError, load_catalog
 from swarmscale.catalog.loader import DATA_ROOT, PROFILE_ENV, load_profile
 from swarmscale.catalog.schemas import DeviceProfile, Measurement
 from swarmscale.validate.runner import run_case
@@ -100,3 +100,29 @@ def test_model_level_measurements_become_cases_the_validator_predicts(catalog: C
     for case in cases:
         for result in run_case(case, catalog):
             assert result.predicted > 0 and result.split == "test"
+
+
+def test_chips_sharing_a_die_share_its_measured_layers(catalog: Catalog) -> None:
+    """The H800 is an H100 with cut NVLink; the A800 an A100: same die, clocks and HBM."""
+    h100, h800 = catalog.chip("h100-sxm"), catalog.chip("h800-sxm")
+    assert catalog.efficiency_for(h800) == catalog.efficiency_for(h100)
+    a100, a800 = catalog.chip("a100-sxm-80gb"), catalog.chip("a800-sxm")
+    assert catalog.efficiency_for(a800).gemm == catalog.efficiency_for(a100).gemm
+    # A chip with its own die keeps the stack's estimates.
+    h20 = catalog.chip("h20")
+    assert catalog.efficiency_for(h20) == catalog.without_profiles().efficiency_for(h20)
+
+
+def test_an_unknown_die_is_a_catalog_error(catalog_copy: Path) -> None:
+    chips = catalog_copy / "chips" / "nvidia.yaml"
+    chips.write_text(chips.read_text().replace("same_silicon_as: h100-sxm", "same_silicon_as: h99"))
+    with pytest.raises(CatalogError, match="chip 'h800-sxm': same_silicon_as: unknown chip 'h99'"):
+        load_catalog(catalog_copy)
+
+
+def test_chips_show_names_the_efficiency_layer(run_cli: CliRunner) -> None:
+    code, out, _ = run_cli(["chips", "show", "h800", "--json"])
+    assert code == 0
+    assert json.loads(out)["efficiency"]["applies_to"].startswith("profile h100-sxm")
+    code, out, _ = run_cli(["--profile", "none", "chips", "show", "h800", "--json"])
+    assert json.loads(out)["efficiency"]["applies_to"] == "h100-sxm"  # the die's own layer

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swarmscale.calibrate.derive import derive_efficiency
 from swarmscale.calibrate.profiles import (
@@ -202,3 +205,31 @@ def test_a_bad_import_writes_nothing(tmp_path: Path, run_cli: CliRunner) -> None
     code, _, err = run_cli(["calibrate", "--import", str(bad), "--out", str(target)])
     assert code == 2 and "field 'part'" in err
     assert not target.exists()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    compute=st.floats(0.2, 0.95),
+    memory=st.floats(0.2, 1.2),
+    noise=st.lists(st.floats(0.7, 1.4), min_size=7, max_size=7),
+)
+def test_fitted_factors_stay_finite_and_bounded(
+    catalog: Catalog, compute: float, memory: float, noise: list[float]
+) -> None:
+    """Whatever the timings, the fit returns finite fractions inside the physical bounds, and
+    noise-free timings give back the factors that made them."""
+    h100 = catalog.chip("h100-sxm")
+    prior = catalog.without_profiles().efficiency_for(h100)
+    clean = _synthetic_gemms(catalog, compute, memory)
+    exact = derive_efficiency(h100, clean, prior, "synthetic").efficiency
+    assert exact.gemm is not None and exact.gemm_memory is not None
+    assert exact.gemm.value == pytest.approx(compute, rel=1e-3)
+    assert exact.gemm_memory.value == pytest.approx(memory, rel=1e-3)
+    noisy = [
+        row.model_copy(update={"seconds": (row.seconds or 0) * f})
+        for row, f in zip(clean, noise, strict=True)
+    ]
+    derived = derive_efficiency(h100, noisy, prior, "synthetic").efficiency
+    for quantity, upper in ((derived.gemm, 1.0), (derived.gemm_memory, 1.5)):
+        assert quantity is not None and quantity.value is not None
+        assert math.isfinite(quantity.value) and 0.01 <= quantity.value <= upper

@@ -69,7 +69,9 @@ def calibrate(
     out: Annotated[
         Path | None, typer.Option("--out", help="Profile file to write; default profile-CHIP.yaml.")
     ] = None,
-    quick: Annotated[bool, typer.Option(help="Fewer sizes of each kind of work (~1 min).")] = False,
+    quick: Annotated[
+        bool, typer.Option(help="Fewer sizes and repeats of each kind of work.")
+    ] = False,
     import_file: Annotated[
         Path | None,
         typer.Option(

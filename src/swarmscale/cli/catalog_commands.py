@@ -9,6 +9,7 @@ from rich.table import Table
 
 from swarmscale.catalog import Chip, Model, default_catalog
 from swarmscale.catalog.audit import audit
+from swarmscale.catalog.schemas import EFFICIENCY_FACTORS
 from swarmscale.catalog.units import from_si
 from swarmscale.cli.output import console, fmt, fmt_ratio, print_json
 from swarmscale.cli.serve_commands import serving_design
@@ -124,8 +125,12 @@ def chips_show(chip_id: str, as_json: JsonFlag = False) -> None:
     catalog = default_catalog()
     chip = catalog.chip(chip_id)
     controls = [rule.model_dump(mode="json") for rule in catalog.controls_for(chip.id)]
+    efficiency = catalog.efficiency_for(chip)
     if as_json:
-        print_json({"chip": chip.model_dump(mode="json"), "export_controls": controls})
+        print_json({
+            "chip": chip.model_dump(mode="json"), "export_controls": controls,
+            "efficiency": efficiency.model_dump(mode="json"),
+        })  # fmt: skip
         return
     console.print(
         f"[bold]{chip.name}[/bold] ({chip.id}); {chip.vendor}, designed in "
@@ -160,6 +165,14 @@ def chips_show(chip_id: str, as_json: JsonFlag = False) -> None:
     console.print(table)
     for rule in catalog.controls_for(chip.id):
         console.print(f"{rule.date} {rule.authority} {rule.action}: {rule.summary}")
+    factors = Table(title=f"efficiency factors (top layer: {efficiency.applies_to})")
+    for header in ("factor", "value", "range", "kind", "source"):
+        factors.add_column(header, overflow="fold")
+    for factor in EFFICIENCY_FACTORS:
+        quantity = getattr(efficiency, factor)
+        factors.add_row(factor, fmt(quantity.value), f"{fmt(quantity.low)} - {fmt(quantity.high)}",
+                        quantity.kind, quantity.source)  # fmt: skip
+    console.print(factors)
 
 
 def _model_summary(model: Model) -> dict[str, Any]:
