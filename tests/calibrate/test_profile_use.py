@@ -55,8 +55,12 @@ def test_profile_option_changes_predictions_the_right_way(
     run_cli: CliRunner, tmp_path: Path
 ) -> None:
     shipped = _best_days(run_cli, TRAIN)
-    faster = _best_days(run_cli, ["--profile", str(_faster_profile(tmp_path, 0.95)), *TRAIN])
+    faster_file = str(_faster_profile(tmp_path, 0.95))
+    faster = _best_days(run_cli, ["--profile", faster_file, *TRAIN])
     assert faster < shipped
+    # The option may follow the command, as users type it.
+    assert _best_days(run_cli, [*TRAIN, "--profile", faster_file]) == faster
+    assert _best_days(run_cli, [*TRAIN, f"--profile={faster_file}"]) == faster
     assert _best_days(run_cli, ["--profile", "none", *TRAIN]) != shipped
 
 
@@ -126,3 +130,8 @@ def test_chips_show_names_the_efficiency_layer(run_cli: CliRunner) -> None:
     assert json.loads(out)["efficiency"]["applies_to"].startswith("profile h100-sxm")
     code, out, _ = run_cli(["--profile", "none", "chips", "show", "h800", "--json"])
     assert json.loads(out)["efficiency"]["applies_to"] == "h100-sxm"  # the die's own layer
+
+
+def test_a_profile_option_without_a_value_is_bad_input(run_cli: CliRunner) -> None:
+    code, out, err = run_cli(["chips", "--profile"])
+    assert code == 2 and not out and "Error" in err

@@ -94,11 +94,30 @@ BAD_INPUT = (
 )
 
 
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move `--profile X` (or `--profile=X`) to the front, so it works after any command too:
+    `swarmscale train --profile p.yaml ...` as well as `swarmscale --profile p.yaml train ...`."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--":
+            rest += [token, *tokens]
+        elif token == "--profile":
+            value = next(tokens, None)  # none: Click then reports the missing value
+            hoisted += [token] if value is None else [token, value]
+        elif token.startswith("--profile="):
+            hoisted.append(token)
+        else:
+            rest.append(token)
+    return hoisted + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning errors into a message on stderr and exit code 2 (input) or 1."""
     chosen_profile = os.environ.get(PROFILE_ENV)
     try:
-        app(args=argv)
+        app(args=hoist_global_options(sys.argv[1:] if argv is None else argv))
     except BAD_INPUT as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
