@@ -78,6 +78,7 @@ def audit(catalog: Catalog) -> AuditReport:
         ("export_control", list(catalog.export_controls)),
         ("price", list(catalog.prices)),
         ("efficiency", list(catalog.efficiency.values())),
+        ("profile", list(catalog.profiles.values())),
         ("assumptions", [catalog.assumptions]),
         ("policy", list(catalog.policies.values())),
         ("network", list(catalog.networks.values())),
