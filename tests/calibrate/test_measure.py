@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -21,6 +22,7 @@ from swarmscale.calibrate.measure import (
     measure_launch,
     open_bench,
     run_suite,
+    suite_size,
     summarize,
     wall_timer,
 )
@@ -84,9 +86,11 @@ def test_launch_cost_is_per_kernel() -> None:
 
 def test_every_family_runs_on_the_cpu() -> None:
     bench = Bench(torch, "cpu", wall_timer(torch), TINY_SUITE.warmup, TINY_SUITE.repeats)
-    seen: list[str] = []
-    rows: list[Measurement] = run_suite(bench, TINY_SUITE, seen.append)
-    assert len(seen) == 7
+    seen: list[tuple[str, int]] = []
+    result = run_suite(bench, TINY_SUITE, lambda name, done: seen.append((name, done)))
+    assert [done for _, done in seen] == list(range(suite_size(TINY_SUITE)))
+    assert result.skipped == []
+    rows: list[Measurement] = result.measurements
     parts = [row.part for row in rows]
     for part, count in (("launch", 1), ("copy", 2), ("gemm", 2), ("attention", 2),
                         ("train_step", 1), ("decode_step", 2), ("prefill", 1)):  # fmt: skip
@@ -99,6 +103,22 @@ def test_every_family_runs_on_the_cpu() -> None:
     (causal,) = (row for row in rows if row.part == "attention" and row.shape["seq_q"] == 32)
     assert causal.shape["causal"] == 1
     assert causal.flops == 4 * 1 * 2 * (32 * 32 / 2) * 16
+
+
+def test_a_size_that_does_not_fit_is_skipped_and_named() -> None:
+    """A GPU with less memory still calibrates: the sizes it cannot hold are reported."""
+
+    def timer(run: Callable[[], object], warmup: int, repeats: int) -> list[float]:
+        """Fails the 64-row GEMM as a full GPU would; every other run takes 1 ms."""
+        if isinstance(run, partial) and run.func is torch.matmul and run.args[0].shape[0] == 64:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return [1e-3] * repeats
+
+    bench = Bench(torch, "cpu", timer, warmup=0, repeats=2)
+    result = run_suite(bench, TINY_SUITE, lambda name, done: None)
+    assert result.skipped == ["GEMM 64x64x64"]
+    gemms = [row.shape["m"] for row in result.measurements if row.part == "gemm"]
+    assert gemms == [1]
 
 
 def test_no_gpu_is_a_clear_error() -> None:

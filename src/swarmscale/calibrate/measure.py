@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -385,22 +385,60 @@ def measure_prefill(
         del model
 
 
-def run_suite(bench: Bench, suite: Suite, progress: Callable[[str], None]) -> list[Measurement]:
-    """Every measurement of `suite`, reporting each family to `progress` as it starts."""
-    families: list[tuple[str, Callable[[], Iterator[Measurement]]]] = [
-        ("launch overhead", lambda: iter([measure_launch(bench)])),
-        ("copy bandwidth", lambda: measure_copy(bench, suite.copy_mib)),
-        ("GEMM grid", lambda: measure_gemm(bench, suite.gemm_sizes)),
-        ("attention", lambda: measure_attention(bench, suite.attention)),
-        ("training steps", lambda: measure_train_steps(bench, suite.train)),
-        ("decode steps", lambda: measure_decode(bench, suite.decode)),
-        ("prefill", lambda: measure_prefill(bench, suite.prefill)),
+@dataclass(frozen=True)
+class SuiteResult:
+    measurements: list[Measurement]
+    skipped: list[str]  # sizes the device had no memory for
+
+
+def _family_steps(
+    bench: Bench, suite: Suite
+) -> list[tuple[str, Callable[[], Iterable[Measurement]]]]:
+    """One step per size of each family, so a size that does not fit skips alone."""
+    steps: list[tuple[str, Callable[[], Iterable[Measurement]]]] = [
+        ("launch overhead", lambda: [measure_launch(bench)])
     ]
-    measurements: list[Measurement] = []
-    for name, family in families:
-        progress(name)
-        measurements.extend(family())
-    return measurements
+    steps += [(f"copy {mib} MiB", partial(measure_copy, bench, (mib,))) for mib in suite.copy_mib]
+    steps += [(f"GEMM {m}x{k}x{n}", partial(measure_gemm, bench, ((m, k, n),)))
+              for m, k, n in suite.gemm_sizes]  # fmt: skip
+    steps += [(f"attention {shape}", partial(measure_attention, bench, (shape,)))
+              for shape in suite.attention]  # fmt: skip
+    steps += [(f"training step {model.layers}x{model.d_model} b{batch} s{seq}",
+               partial(measure_train_steps, bench, ((model, batch, seq),)))
+              for model, batch, seq in suite.train]  # fmt: skip
+    steps += [(f"decode {model.layers}x{model.d_model} b{batch}",
+               partial(measure_decode, bench, ((model, batch, context),)))
+              for model, batch, context in suite.decode]  # fmt: skip
+    steps += [(f"prefill {model.layers}x{model.d_model} {length}",
+               partial(measure_prefill, bench, ((model, length),)))
+              for model, length in suite.prefill]  # fmt: skip
+    return steps
+
+
+def suite_size(suite: Suite) -> int:
+    """Number of steps `run_suite` reports to its progress callback."""
+    return 1 + sum(
+        len(family)
+        for family in (suite.copy_mib, suite.gemm_sizes, suite.attention, suite.train,
+                       suite.decode, suite.prefill)
+    )  # fmt: skip
+
+
+def run_suite(bench: Bench, suite: Suite, progress: Callable[[str, int], None]) -> SuiteResult:
+    """Every measurement of `suite`, telling `progress` each step's name as it starts and how
+    many steps are done. A size that runs out of device memory is skipped and named, so a
+    smaller GPU still calibrates."""
+    out_of_memory = getattr(getattr(bench.torch, "cuda", None), "OutOfMemoryError", MemoryError)
+    result = SuiteResult([], [])
+    for done, (name, step) in enumerate(_family_steps(bench, suite)):
+        progress(name, done)
+        try:
+            result.measurements.extend(step())
+        except out_of_memory:
+            result.skipped.append(name)
+            if bench.device.startswith("cuda"):
+                bench.torch.cuda.empty_cache()
+    return result
 
 
 def open_bench(device: str, suite: Suite) -> tuple[Bench, str, dict[str, str]]:

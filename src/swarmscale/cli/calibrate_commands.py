@@ -13,7 +13,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from swarmscale.calibrate.cases import cases_from_profile
-from swarmscale.calibrate.measure import FULL_SUITE, QUICK_SUITE, open_bench, run_suite
+from swarmscale.calibrate.measure import (
+    FULL_SUITE,
+    QUICK_SUITE,
+    open_bench,
+    run_suite,
+    suite_size,
+)
 from swarmscale.calibrate.profiles import (
     DeviceRun,
     build_profile,
@@ -30,18 +36,19 @@ from swarmscale.files import write_text_atomic
 def _measure(quick: bool) -> DeviceRun:
     suite = QUICK_SUITE if quick else FULL_SUITE
     bench, device_name, software = open_bench("cuda", suite)
-    families = 7
     with Progress(console=error_console, transient=True) as bar:
-        task = bar.add_task("measuring", total=families)
+        task = bar.add_task("measuring", total=suite_size(suite))
 
-        def advance(name: str) -> None:
-            bar.update(task, description=f"measuring {name}", advance=1)
+        def advance(name: str, done: int) -> None:
+            bar.update(task, description=f"measuring {name}", completed=done)
 
-        measurements = run_suite(bench, suite, advance)
+        result = run_suite(bench, suite, advance)
+    for name in result.skipped:
+        error_console.print(f"skipped {name}: out of device memory")
     return DeviceRun(
         device_name=device_name,
         software=software,
-        measurements=measurements,
+        measurements=result.measurements,
         source=f"swarmscale calibrate{' --quick' if quick else ''} on {device_name}",
         measured_on=dt.date.today().isoformat(),
     )
