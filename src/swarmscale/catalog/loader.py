@@ -376,14 +376,17 @@ def _profiles_by_chip(profiles: Iterable[DeviceProfile], base: Path) -> dict[str
     return by_chip
 
 
+def parse_one_record(path: Path, key: str, schema: type[RecordT]) -> RecordT:
+    """The single entry under `key` in a user's file (a file named where one record is meant)."""
+    records = parse_records(path, key, schema)
+    if len(records) != 1:
+        raise CatalogError(f"{path}: '{key}' holds {len(records)} entries; give exactly one")
+    return records[0]
+
+
 def load_profile(path: Path) -> DeviceProfile:
     """The one device profile in a file written by `swarmscale calibrate`."""
-    profiles = parse_records(path, "profiles", DeviceProfile)
-    if len(profiles) != 1:
-        raise CatalogError(
-            f"{path}: a profile file holds exactly one profile, found {len(profiles)}"
-        )
-    return profiles[0]
+    return parse_one_record(path, "profiles", DeviceProfile)
 
 
 def default_catalog() -> Catalog:
@@ -421,9 +424,9 @@ def load_cases(path: Path) -> list[Case]:
 SHIPPED_CASES = DATA_ROOT / "cases"
 
 
-def load_policies(path: Path) -> list[Policy]:
-    """Policies from a user's YAML file (same format as catalog/data/policies/)."""
-    return parse_records(path, "policies", Policy)
+def load_policy(path: Path) -> Policy:
+    """The one policy in a user's YAML file (same format as catalog/data/policies/)."""
+    return parse_one_record(path, "policies", Policy)
 
 
 def load_fleet_request(path: Path) -> FleetRequest:
@@ -431,9 +434,9 @@ def load_fleet_request(path: Path) -> FleetRequest:
     return _parse_document(path, FleetRequest, "(request)", "with 'workload', 'offers', 'sites'")
 
 
-def load_networks(path: Path) -> list[Network]:
-    """Networks from a user's YAML file (same format as catalog/data/networks/)."""
-    return parse_records(path, "networks", Network)
+def load_network(path: Path) -> Network:
+    """The one network in a user's YAML file (same format as catalog/data/networks/)."""
+    return parse_one_record(path, "networks", Network)
 
 
 def load_scenario(path: Path) -> ScenarioSpec:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from swarmscale.catalog import Catalog, Policy, default_catalog
-from swarmscale.catalog.loader import load_fleet_request, load_policies
+from swarmscale.catalog.loader import load_fleet_request, load_policy
 from swarmscale.catalog.schemas import FleetRequest, WorkloadSpec
 from swarmscale.cli.output import console, error_console, fmt, print_json
 from swarmscale.cli.runs_commands import record_run
@@ -34,10 +34,7 @@ def resolve_policy(catalog: Catalog, name: str) -> Policy:
     """A catalog policy id, or a YAML file holding exactly one policy."""
     path = Path(name)
     if path.suffix in (".yaml", ".yml") and path.exists():
-        policies = load_policies(path)
-        if len(policies) != 1:
-            raise ValueError(f"{path}: holds {len(policies)} policies; give one, or its id")
-        return policies[0]
+        return load_policy(path)
     return catalog.policy(name)
 
 

@@ -7,17 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from swarmscale.catalog import Catalog, Network
-from swarmscale.catalog.loader import load_networks
+from swarmscale.catalog.loader import load_network
 
 
 def resolve_network(catalog: Catalog, name: str) -> Network:
     """A catalog network id, a YAML file holding one network, or `synthetic-N` (N sites)."""
     path = Path(name)
     if path.suffix in (".yaml", ".yml") and path.exists():
-        networks = load_networks(path)
-        if len(networks) != 1:
-            raise ValueError(f"{path}: holds {len(networks)} networks; give one")
-        return networks[0]
+        return load_network(path)
     if name.startswith("synthetic-") and name.removeprefix("synthetic-").isdigit():
         return synthetic_network(catalog, int(name.removeprefix("synthetic-")))
     return catalog.network(name)
