@@ -128,7 +128,7 @@ def test_profile_section_compares_each_profiled_case_without_and_with(catalog: C
         for case in load_cases(SHIPPED_CASES / "inference.yaml")
         if case.id in ("trtllm-llama3-8b-h100x1-1000-1000", "trtllm-llama3-70b-h200x1-1000-1000")
     ]
-    pairs = profile_pairs(cases, catalog)
+    pairs = profile_pairs(cases, run_cases(cases, catalog), catalog)
     assert [without.id for without, _ in pairs] == ["trtllm-llama3-8b-h100x1-1000-1000"]
     ((without, with_profile),) = pairs
     assert without.predicted != with_profile.predicted

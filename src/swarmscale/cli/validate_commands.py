@@ -67,7 +67,8 @@ def validate(
     if markdown is not None:
         command = "swarmscale validate --markdown " + str(markdown)
         single = {case.id for case in cases if case.chips == 1}
-        profile_lines = profile_section(profile_pairs(cases, default_catalog()), single)
+        pairs = profile_pairs(cases, results, default_catalog())
+        profile_lines = profile_section(pairs, single)
         text = validation_markdown(results, _catalog_fits(cases), command, profile_lines)
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(text, encoding="utf-8")

@@ -151,15 +151,19 @@ def run_cases(
     return results
 
 
-def profile_pairs(cases: list[Case], catalog: Catalog) -> list[tuple[CaseResult, CaseResult]]:
-    """Each metric of each case on a chip with a device profile, predicted without the profile
-    (datasheet-derived factors) and with it."""
+def profile_pairs(
+    cases: list[Case], results: list[CaseResult], catalog: Catalog
+) -> list[tuple[CaseResult, CaseResult]]:
+    """Each metric of each case on a chip with a device profile: predicted without the profile
+    (datasheet-derived factors), beside its result in `results` (the cases run on `catalog`,
+    profile included), so only the datasheet side is predicted here."""
     datasheet = catalog.without_profiles()
-    profiled = [case for case in cases if catalog.chip(case.chip).silicon in catalog.profiles]
+    with_profile = {(result.id, result.metric): result for result in results}
     return [
-        pair
-        for case in profiled
-        for pair in zip(run_case(case, datasheet), run_case(case, catalog), strict=True)
+        (without, with_profile[(without.id, without.metric)])
+        for case in cases
+        if catalog.chip(case.chip).silicon in catalog.profiles
+        for without in run_case(case, datasheet)
     ]
 
 
