@@ -274,11 +274,12 @@ def solve(catalog: Catalog, problem: FleetProblem) -> FleetSolution:
             if key in problem.dropped_rules:
                 continue
             if isinstance(rule, MinDomesticShare):
-                row = _share_row(catalog, rule, policy, kinds, sites, site_index, var, n_vars)
-                add(row, 0.0, np.inf, key)
+                weights = [_share_weight(catalog, rule, policy, kind) for kind in kinds]
+                add(_scoped_row(weights, len(sites), site_index, var, n_vars), 0.0, np.inf, key)
             elif isinstance(rule, CapRule):
-                row = _cap_row(rule, kinds, sites, site_index, var, n_vars)
-                add(row, -np.inf, rule.value, key)
+                weights = [_cap_weight(rule, kind) for kind in kinds]
+                add(_scoped_row(weights, len(sites), site_index, var, n_vars), -np.inf,
+                    rule.value, key)  # fmt: skip
 
     padded = np.vstack([np.pad(row, (0, n_total - row.shape[0])) for row in rows])
     with _native_stdout_silenced():
@@ -420,48 +421,35 @@ def _measure_per_unit(rule: MinDomesticShare, kind: KindRate) -> float:
     return kind.unit_chips * kind.price_usd_per_chip / 1e6
 
 
-def _share_row(
-    catalog: Catalog,
-    rule: MinDomesticShare,
-    policy: Policy,
-    kinds: list[KindRate],
-    sites: list[Site],
-    site_index: int | None,
-    var: Any,
-    n_vars: int,
-) -> np.ndarray:
+def _share_weight(
+    catalog: Catalog, rule: MinDomesticShare, policy: Policy, kind: KindRate
+) -> float:
+    """One unit's term in `sum (domestic - share) x measure >= 0`."""
     country = rule.country or policy.jurisdiction
+    domestic = 1.0 if is_domestic(catalog.chip(kind.chip), country, rule.domestic_by) else 0.0
+    return (domestic - rule.share) * _measure_per_unit(rule, kind)
+
+
+def _cap_weight(rule: CapRule, kind: KindRate) -> float:
+    """What one unit of `kind` adds to the capped quantity."""
+    if rule.what == "chips":
+        return float(kind.unit_chips)
+    if rule.what == "power_mw":
+        return kind.unit_chips * kind.power_w_per_chip / 1e6
+    if rule.what == "racks":
+        return kind.unit_chips * kind.racks_per_chip
+    return kind.unit_chips * (kind.price_usd_per_chip or math.inf)
+
+
+def _scoped_row(
+    weights: list[float], n_sites: int, site_index: int | None, var: Any, n_vars: int
+) -> np.ndarray:
+    """A constraint row giving each kind its weight at every site in scope (one, or all)."""
     row = np.zeros(n_vars)
-    for k, kind in enumerate(kinds):
-        domestic = 1.0 if is_domestic(catalog.chip(kind.chip), country, rule.domestic_by) else 0.0
-        weight = (domestic - rule.share) * _measure_per_unit(rule, kind)
-        for s in range(len(sites)):
+    for k, weight in enumerate(weights):
+        for s in range(n_sites):
             if site_index is None or s == site_index:
                 row[var(k, s)] = weight
-    return row
-
-
-def _cap_row(
-    rule: CapRule,
-    kinds: list[KindRate],
-    sites: list[Site],
-    site_index: int | None,
-    var: Any,
-    n_vars: int,
-) -> np.ndarray:
-    row = np.zeros(n_vars)
-    for k, kind in enumerate(kinds):
-        if rule.what == "chips":
-            per_unit = float(kind.unit_chips)
-        elif rule.what == "power_mw":
-            per_unit = kind.unit_chips * kind.power_w_per_chip / 1e6
-        elif rule.what == "racks":
-            per_unit = kind.unit_chips * kind.racks_per_chip
-        else:
-            per_unit = kind.unit_chips * (kind.price_usd_per_chip or math.inf)
-        for s in range(len(sites)):
-            if site_index is None or s == site_index:
-                row[var(k, s)] = per_unit
     return row
 
 
