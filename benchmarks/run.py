@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from swarmscale.calibrate.measure import wall_timer
 from swarmscale.calibrate.profiles import build_profile, import_microbench
 from swarmscale.catalog import default_catalog
 from swarmscale.catalog.loader import DATA_ROOT, SHIPPED_CASES, load_cases
@@ -44,12 +45,7 @@ REPEATS = 5
 
 def _time(fn: Callable[[], object], repeats: int = REPEATS) -> tuple[float, float]:
     """Median and best wall time of `repeats` runs after one warm-up."""
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
+    samples = wall_timer(fn, 1, repeats)
     return statistics.median(samples), min(samples)
 
 

@@ -85,7 +85,7 @@ def test_launch_cost_is_per_kernel() -> None:
 
 
 def test_every_family_runs_on_the_cpu() -> None:
-    bench = Bench(torch, "cpu", wall_timer(torch), TINY_SUITE.warmup, TINY_SUITE.repeats)
+    bench = Bench(torch, "cpu", wall_timer, TINY_SUITE.warmup, TINY_SUITE.repeats)
     seen: list[tuple[str, int]] = []
     result = run_suite(bench, TINY_SUITE, lambda name, done: seen.append((name, done)))
     assert [done for _, done in seen] == list(range(suite_size(TINY_SUITE)))

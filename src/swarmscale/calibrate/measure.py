@@ -104,20 +104,16 @@ def import_torch() -> Any:
     return torch
 
 
-def wall_timer(torch: Any) -> Timer:
-    """Wall-clock timing for CPU tensors (tests, or a machine without a GPU)."""
-
-    def timer(run: Callable[[], object], warmup: int, repeats: int) -> list[float]:
-        for _ in range(warmup):
-            run()
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            samples.append(time.perf_counter() - start)
-        return samples
-
-    return timer
+def wall_timer(run: Callable[[], object], warmup: int, repeats: int) -> list[float]:
+    """Wall-clock timing: for CPU tensors (tests), and for host code (`make bench`)."""
+    for _ in range(warmup):
+        run()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return samples
 
 
 def cuda_event_timer(torch: Any) -> Timer:
@@ -454,6 +450,6 @@ def open_bench(device: str, suite: Suite) -> tuple[Bench, str, dict[str, str]]:
         timer = cuda_event_timer(torch)
         software = {"torch": str(torch.__version__), "cuda": str(torch.version.cuda)}
     else:
-        name, timer, software = "cpu", wall_timer(torch), {"torch": str(torch.__version__)}
+        name, timer, software = "cpu", wall_timer, {"torch": str(torch.__version__)}
     torch.manual_seed(0)
     return Bench(torch, device, timer, suite.warmup, suite.repeats), name, software
