@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,20 @@ from swarmscale.catalog.loader import DATA_ROOT
 from swarmscale.cli import main
 
 CliRunner = Callable[[list[str]], tuple[int, str, str]]
+DELETE = object()  # an edit value that removes the key
+
+
+def apply_edits(entry: dict[str, Any], edits: dict[str, object]) -> None:
+    """Set (or, with DELETE, remove) dotted keys such as "efficiency.gemm.value" in a YAML entry."""
+    for dotted, value in edits.items():
+        *parents, leaf = dotted.split(".")
+        target = entry
+        for part in parents:
+            target = target[part]
+        if value is DELETE:
+            del target[leaf]
+        else:
+            target[leaf] = value
 
 
 @pytest.fixture(autouse=True)

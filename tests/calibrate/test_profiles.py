@@ -22,7 +22,7 @@ from swarmscale.catalog import Catalog, CatalogError
 from swarmscale.catalog.loader import DATA_ROOT, load_profile
 from swarmscale.catalog.schemas import EFFICIENCY_FACTORS, Measurement
 from swarmscale.perf.compute import gemm_time
-from tests.conftest import CliRunner
+from tests.conftest import CliRunner, apply_edits
 
 MICROBENCH = DATA_ROOT / "measurements" / "h100-microbench.jsonl"
 SHIPPED_PROFILE = DATA_ROOT / "profiles" / "h100-sxm.yaml"
@@ -155,13 +155,7 @@ def test_bad_json_names_the_line(tmp_path: Path) -> None:
 
 def _edited_profile(tmp_path: Path, edit: dict[str, object]) -> Path:
     document = yaml.safe_load(SHIPPED_PROFILE.read_text())
-    entry = document["profiles"][0]
-    for dotted, value in edit.items():
-        *parents, last = dotted.split(".")
-        target = entry
-        for key in parents:
-            target = target[key]
-        target[last] = value
+    apply_edits(document["profiles"][0], edit)
     path = tmp_path / "edited.yaml"
     path.write_text(yaml.safe_dump(document))
     return path

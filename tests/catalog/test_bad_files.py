@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from swarmscale.catalog import CatalogError, load_catalog
+from tests.conftest import DELETE, apply_edits
 
 
 def _edit_h100(root: Path, edit: dict[str, object]) -> Path:
@@ -15,27 +16,16 @@ def _edit_h100(root: Path, edit: dict[str, object]) -> Path:
     document = yaml.safe_load(path.read_text())
     for chip in document["chips"]:
         if chip["id"] == "h100-sxm":
-            for dotted, value in edit.items():
-                target = chip
-                *parents, leaf = dotted.split(".")
-                for part in parents:
-                    target = target[part]
-                if value is _DELETE:
-                    del target[leaf]
-                else:
-                    target[leaf] = value
+            apply_edits(chip, edit)
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
-
-
-_DELETE = object()
 
 
 @pytest.mark.parametrize(
     ("edit", "field", "reason"),
     [
         ({"memory.value": "eighty"}, "memory", "must be a number"),
-        ({"tdp": _DELETE}, "tdp", "Field required"),
+        ({"tdp": DELETE}, "tdp", "Field required"),
         ({"memory_bandwidth.unit": "TB/sec"}, "memory_bandwidth", "unknown unit 'TB/sec'"),
         ({"memory_bandwidth.value": -3.35}, "memory_bandwidth", "must not be negative"),
         ({"peak.bf16.source": ""}, "peak.bf16.source", "at least 3 characters"),
