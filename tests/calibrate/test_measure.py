@@ -22,7 +22,6 @@ from swarmscale.calibrate.measure import (
     measure_launch,
     open_bench,
     run_suite,
-    suite_size,
     summarize,
     wall_timer,
 )
@@ -71,7 +70,7 @@ def test_zero_or_missing_timings_are_refused(samples: list[float]) -> None:
 def test_fake_timer_gives_the_median_and_runs_every_warmup_and_repeat() -> None:
     timer = FakeTimer([4e-3, 1e-3, 2e-3])
     bench = Bench(torch, "cpu", timer, warmup=2, repeats=3)
-    (row,) = measure_gemm(bench, ((8, 16, 32),))
+    (row,) = measure_gemm(bench, 8, 16, 32)
     assert row.seconds == 2e-3
     assert timer.calls == 5
     assert row.flops == 2 * 8 * 16 * 32
@@ -80,15 +79,18 @@ def test_fake_timer_gives_the_median_and_runs_every_warmup_and_repeat() -> None:
 
 def test_launch_cost_is_per_kernel() -> None:
     bench = Bench(torch, "cpu", FakeTimer([0.02]), warmup=0, repeats=1)
-    row = measure_launch(bench, kernels=200)
+    (row,) = measure_launch(bench, kernels=200)
     assert row.seconds == pytest.approx(1e-4)
 
 
 def test_every_family_runs_on_the_cpu() -> None:
     bench = Bench(torch, "cpu", wall_timer, TINY_SUITE.warmup, TINY_SUITE.repeats)
-    seen: list[tuple[str, int]] = []
-    result = run_suite(bench, TINY_SUITE, lambda name, done: seen.append((name, done)))
-    assert [done for _, done in seen] == list(range(suite_size(TINY_SUITE)))
+    seen: list[tuple[str, int, int]] = []
+    result = run_suite(
+        bench, TINY_SUITE, lambda name, done, total: seen.append((name, done, total))
+    )
+    steps = 1 + 2 + 2 + 2 + 1 + 2 + 1  # launch, then each size of every family
+    assert [(done, total) for _, done, total in seen] == [(i, steps) for i in range(steps)]
     assert result.skipped == []
     rows: list[Measurement] = result.measurements
     parts = [row.part for row in rows]
@@ -115,7 +117,7 @@ def test_a_size_that_does_not_fit_is_skipped_and_named() -> None:
         return [1e-3] * repeats
 
     bench = Bench(torch, "cpu", timer, warmup=0, repeats=2)
-    result = run_suite(bench, TINY_SUITE, lambda name, done: None)
+    result = run_suite(bench, TINY_SUITE, lambda name, done, total: None)
     assert result.skipped == ["GEMM 64x64x64"]
     gemms = [row.shape["m"] for row in result.measurements if row.part == "gemm"]
     assert gemms == [1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -164,17 +164,16 @@ class Bench:
         return self.torch.randn(*shape, device=self.device, dtype=dtype or self.torch.bfloat16)
 
 
-def measure_copy(bench: Bench, sizes_mib: tuple[int, ...]) -> Iterator[Measurement]:
-    """Device-to-device copies: each byte is read once and written once."""
-    for mib in sizes_mib:
-        source = bench.randn(mib * 2**20 // 2)
-        target = bench.torch.empty_like(source)
-        size = source.numel() * source.element_size()
-        yield bench.time(partial(target.copy_, source), part="copy", shape={"mib": mib},
-                         bytes=2.0 * size)  # fmt: skip
+def measure_copy(bench: Bench, mib: int) -> list[Measurement]:
+    """A device-to-device copy: each byte is read once and written once."""
+    source = bench.randn(mib * 2**20 // 2)
+    target = bench.torch.empty_like(source)
+    size = source.numel() * source.element_size()
+    return [bench.time(partial(target.copy_, source), part="copy", shape={"mib": mib},
+                       bytes=2.0 * size)]  # fmt: skip
 
 
-def measure_launch(bench: Bench, kernels: int = 200) -> Measurement:
+def measure_launch(bench: Bench, kernels: int = 200) -> list[Measurement]:
     """Seconds per tiny kernel when many run back to back: the fixed cost of one launch."""
     scratch = bench.randn(256)
 
@@ -183,7 +182,7 @@ def measure_launch(bench: Bench, kernels: int = 200) -> Measurement:
             scratch.add_(1.0)
 
     one = bench.time(launches, part="launch", shape={"kernels": kernels})
-    return one.model_copy(update={"seconds": (one.seconds or 0.0) / kernels})
+    return [one.model_copy(update={"seconds": (one.seconds or 0.0) / kernels})]
 
 
 def _fp8_supported(bench: Bench) -> bool:
@@ -195,49 +194,45 @@ def _fp8_supported(bench: Bench) -> bool:
     )
 
 
-def measure_gemm(bench: Bench, sizes: tuple[tuple[int, int, int], ...]) -> Iterator[Measurement]:
-    """bf16 GEMMs over the grid, and fp8 ones (scaled, as fp8 training runs them) where the
+def measure_gemm(bench: Bench, m: int, k: int, n: int) -> list[Measurement]:
+    """A bf16 GEMM, and the same shape in fp8 (scaled, as fp8 training runs it) where the
     device has fp8 units."""
     torch = bench.torch
-    for m, k, n in sizes:
-        a, b = bench.randn(m, k), bench.randn(k, n)
-        yield bench.time(partial(torch.matmul, a, b), part="gemm", dtype="bf16",
-                         shape={"m": m, "k": k, "n": n}, flops=2.0 * m * k * n,
-                         bytes=2.0 * (m * k + k * n + m * n))  # fmt: skip
-        if not _fp8_supported(bench) or m % 16 or k % 16 or n % 16:
-            continue
-        a8 = a.to(torch.float8_e4m3fn)
-        b8 = b.t().contiguous().to(torch.float8_e4m3fn).t()  # column-major, as cuBLASLt wants
-        scale = torch.ones((), device=bench.device, dtype=torch.float32)
-        yield bench.time(
-            partial(torch._scaled_mm, a8, b8, scale_a=scale, scale_b=scale,
-                    out_dtype=torch.bfloat16),
-            part="gemm", dtype="fp8", shape={"m": m, "k": k, "n": n}, flops=2.0 * m * k * n,
-            bytes=1.0 * (m * k + k * n) + 2.0 * m * n,
-        )  # fmt: skip
+    a, b = bench.randn(m, k), bench.randn(k, n)
+    rows = [bench.time(partial(torch.matmul, a, b), part="gemm", dtype="bf16",
+                       shape={"m": m, "k": k, "n": n}, flops=2.0 * m * k * n,
+                       bytes=2.0 * (m * k + k * n + m * n))]  # fmt: skip
+    if not _fp8_supported(bench) or m % 16 or k % 16 or n % 16:
+        return rows
+    a8 = a.to(torch.float8_e4m3fn)
+    b8 = b.t().contiguous().to(torch.float8_e4m3fn).t()  # column-major, as cuBLASLt wants
+    scale = torch.ones((), device=bench.device, dtype=torch.float32)
+    rows.append(bench.time(
+        partial(torch._scaled_mm, a8, b8, scale_a=scale, scale_b=scale, out_dtype=torch.bfloat16),
+        part="gemm", dtype="fp8", shape={"m": m, "k": k, "n": n}, flops=2.0 * m * k * n,
+        bytes=1.0 * (m * k + k * n) + 2.0 * m * n,
+    ))  # fmt: skip
+    return rows
 
 
 def measure_attention(
-    bench: Bench, shapes: tuple[tuple[int, int, int, int, int], ...]
-) -> Iterator[Measurement]:
-    """Fused attention forward: causal prefill shapes, and one-query decode shapes over a cache."""
+    bench: Bench, batch: int, heads: int, seq_q: int, seq_kv: int, head_dim: int
+) -> list[Measurement]:
+    """Fused attention forward: causal when it is a prefill (seq_q = seq_kv), else one-query
+    decode over a cache."""
     functional = bench.torch.nn.functional
-    for batch, heads, seq_q, seq_kv, head_dim in shapes:
-        q = bench.randn(batch, heads, seq_q, head_dim)
-        k, v = (
-            bench.randn(batch, heads, seq_kv, head_dim),
-            bench.randn(batch, heads, seq_kv, head_dim),
-        )
-        causal = seq_q == seq_kv
-        pairs = seq_q * seq_kv * (0.5 if causal else 1.0)
-        yield bench.time(
-            partial(functional.scaled_dot_product_attention, q, k, v, is_causal=causal),
-            part="attention",
-            shape={"batch": batch, "heads": heads, "seq_q": seq_q, "seq_kv": seq_kv,
-                   "head_dim": head_dim, "causal": int(causal)},
-            flops=4.0 * batch * heads * pairs * head_dim,
-            bytes=2.0 * batch * heads * head_dim * (2 * seq_q + 2 * seq_kv),
-        )  # fmt: skip
+    q = bench.randn(batch, heads, seq_q, head_dim)
+    k, v = bench.randn(batch, heads, seq_kv, head_dim), bench.randn(batch, heads, seq_kv, head_dim)
+    causal = seq_q == seq_kv
+    pairs = seq_q * seq_kv * (0.5 if causal else 1.0)
+    return [bench.time(
+        partial(functional.scaled_dot_product_attention, q, k, v, is_causal=causal),
+        part="attention",
+        shape={"batch": batch, "heads": heads, "seq_q": seq_q, "seq_kv": seq_kv,
+               "head_dim": head_dim, "causal": int(causal)},
+        flops=4.0 * batch * heads * pairs * head_dim,
+        bytes=2.0 * batch * heads * head_dim * (2 * seq_q + 2 * seq_kv),
+    )]  # fmt: skip
 
 
 def _gpt(torch: Any, shape: GptShape, max_len: int, device: str) -> Any:
@@ -290,32 +285,25 @@ def _tokens(bench: Bench, shape: GptShape, batch: int, length: int) -> Any:
     return bench.torch.randint(0, shape.vocab, (batch, length), device=bench.device)
 
 
-def measure_train_steps(
-    bench: Bench, configs: tuple[tuple[GptShape, int, int], ...]
-) -> Iterator[Measurement]:
+def measure_train_step(bench: Bench, shape: GptShape, batch: int, seq: int) -> list[Measurement]:
     """Forward, loss, backward and AdamW step under bf16 autocast with fp32 master weights."""
     torch = bench.torch
-    for shape, batch, seq in configs:
-        model = _gpt(torch, shape, seq, bench.device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        tokens, targets = _tokens(bench, shape, batch, seq), _tokens(bench, shape, batch, seq)
-        device_type = bench.device.split(":")[0]
+    model = _gpt(torch, shape, seq, bench.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    tokens, targets = _tokens(bench, shape, batch, seq), _tokens(bench, shape, batch, seq)
+    device_type = bench.device.split(":")[0]
 
-        def step(model: Any = model, optimizer: Any = optimizer, tokens: Any = tokens,
-                 targets: Any = targets, device_type: str = device_type) -> None:  # fmt: skip
-            with torch.autocast(device_type, dtype=torch.bfloat16):
-                logits = model(tokens)
-            loss = torch.nn.functional.cross_entropy(
-                logits.float().flatten(0, 1), targets.flatten()
-            )
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+    def step() -> None:
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            logits = model(tokens)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
 
-        parameters = sum(p.numel() for p in model.parameters())
-        yield bench.time(step, part="train_step", shape={**shape.as_shape(), "batch": batch,
-                         "seq": seq}, flops=6.0 * parameters * batch * seq)  # fmt: skip
-        del model, optimizer
+    parameters = sum(p.numel() for p in model.parameters())
+    return [bench.time(step, part="train_step", shape={**shape.as_shape(), "batch": batch,
+                       "seq": seq}, flops=6.0 * parameters * batch * seq)]  # fmt: skip
 
 
 def _decode_runner(bench: Bench, model: Any, shape: GptShape, batch: int, context: int) -> Any:
@@ -350,35 +338,27 @@ def _decode_runner(bench: Bench, model: Any, shape: GptShape, batch: int, contex
     return graph.replay
 
 
-def measure_decode(
-    bench: Bench, configs: tuple[tuple[GptShape, int, int], ...]
-) -> Iterator[Measurement]:
-    """bf16 decode steps of `batch` sequences, each with `context` tokens already cached."""
-    for shape, batch, context in configs:
-        model = _gpt(bench.torch, shape, context + 1, bench.device).to(bench.torch.bfloat16)
-        run = _decode_runner(bench, model, shape, batch, context)
-        yield bench.time(
-            run, part="decode_step", shape={**shape.as_shape(), "batch": batch, "context": context}
-        )
-        del model, run
+def measure_decode(bench: Bench, shape: GptShape, batch: int, context: int) -> list[Measurement]:
+    """A bf16 decode step of `batch` sequences, each with `context` tokens already cached."""
+    model = _gpt(bench.torch, shape, context + 1, bench.device).to(bench.torch.bfloat16)
+    run = _decode_runner(bench, model, shape, batch, context)
+    return [bench.time(
+        run, part="decode_step", shape={**shape.as_shape(), "batch": batch, "context": context}
+    )]  # fmt: skip
 
 
-def measure_prefill(
-    bench: Bench, configs: tuple[tuple[GptShape, int], ...]
-) -> Iterator[Measurement]:
+def measure_prefill(bench: Bench, shape: GptShape, length: int) -> list[Measurement]:
     """bf16 forward over one prompt, logits included: the compute of time to first token."""
     torch = bench.torch
-    for shape, length in configs:
-        model = _gpt(torch, shape, length, bench.device).to(torch.bfloat16)
-        tokens = _tokens(bench, shape, 1, length)
+    model = _gpt(torch, shape, length, bench.device).to(torch.bfloat16)
+    tokens = _tokens(bench, shape, 1, length)
 
-        def forward(model: Any = model, tokens: Any = tokens) -> Any:
-            with torch.no_grad():
-                return model(tokens)
+    def forward() -> Any:
+        with torch.no_grad():
+            return model(tokens)
 
-        yield bench.time(forward, part="prefill",
-                         shape={**shape.as_shape(), "batch": 1, "prompt": length})  # fmt: skip
-        del model
+    return [bench.time(forward, part="prefill",
+                       shape={**shape.as_shape(), "batch": 1, "prompt": length})]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -387,47 +367,36 @@ class SuiteResult:
     skipped: list[str]  # sizes the device had no memory for
 
 
-def _family_steps(
-    bench: Bench, suite: Suite
-) -> list[tuple[str, Callable[[], Iterable[Measurement]]]]:
+def _steps(bench: Bench, suite: Suite) -> list[tuple[str, Callable[[], list[Measurement]]]]:
     """One step per size of each family, so a size that does not fit skips alone."""
-    steps: list[tuple[str, Callable[[], Iterable[Measurement]]]] = [
-        ("launch overhead", lambda: [measure_launch(bench)])
-    ]
-    steps += [(f"copy {mib} MiB", partial(measure_copy, bench, (mib,))) for mib in suite.copy_mib]
-    steps += [(f"GEMM {m}x{k}x{n}", partial(measure_gemm, bench, ((m, k, n),)))
-              for m, k, n in suite.gemm_sizes]  # fmt: skip
-    steps += [(f"attention {shape}", partial(measure_attention, bench, (shape,)))
-              for shape in suite.attention]  # fmt: skip
-    steps += [(f"training step {model.layers}x{model.d_model} b{batch} s{seq}",
-               partial(measure_train_steps, bench, ((model, batch, seq),)))
-              for model, batch, seq in suite.train]  # fmt: skip
-    steps += [(f"decode {model.layers}x{model.d_model} b{batch}",
-               partial(measure_decode, bench, ((model, batch, context),)))
-              for model, batch, context in suite.decode]  # fmt: skip
-    steps += [(f"prefill {model.layers}x{model.d_model} {length}",
-               partial(measure_prefill, bench, ((model, length),)))
-              for model, length in suite.prefill]  # fmt: skip
-    return steps
+    return [
+        ("launch overhead", partial(measure_launch, bench)),
+        *((f"copy {mib} MiB", partial(measure_copy, bench, mib)) for mib in suite.copy_mib),
+        *((f"GEMM {m}x{k}x{n}", partial(measure_gemm, bench, m, k, n))
+          for m, k, n in suite.gemm_sizes),
+        *((f"attention {shape}", partial(measure_attention, bench, *shape))
+          for shape in suite.attention),
+        *((f"training step {model.layers}x{model.d_model} b{batch} s{seq}",
+           partial(measure_train_step, bench, model, batch, seq))
+          for model, batch, seq in suite.train),
+        *((f"decode {model.layers}x{model.d_model} b{batch}",
+           partial(measure_decode, bench, model, batch, context))
+          for model, batch, context in suite.decode),
+        *((f"prefill {model.layers}x{model.d_model} {length}",
+           partial(measure_prefill, bench, model, length))
+          for model, length in suite.prefill),
+    ]  # fmt: skip
 
 
-def suite_size(suite: Suite) -> int:
-    """Number of steps `run_suite` reports to its progress callback."""
-    return 1 + sum(
-        len(family)
-        for family in (suite.copy_mib, suite.gemm_sizes, suite.attention, suite.train,
-                       suite.decode, suite.prefill)
-    )  # fmt: skip
-
-
-def run_suite(bench: Bench, suite: Suite, progress: Callable[[str, int], None]) -> SuiteResult:
-    """Every measurement of `suite`, telling `progress` each step's name as it starts and how
-    many steps are done. A size that runs out of device memory is skipped and named, so a
-    smaller GPU still calibrates."""
+def run_suite(bench: Bench, suite: Suite, progress: Callable[[str, int, int], None]) -> SuiteResult:
+    """Every measurement of `suite`, telling `progress` each step's name as it starts, how many
+    steps are done and how many there are. A size that runs out of device memory is skipped
+    and named, so a smaller GPU still calibrates."""
     out_of_memory = getattr(getattr(bench.torch, "cuda", None), "OutOfMemoryError", MemoryError)
     result = SuiteResult([], [])
-    for done, (name, step) in enumerate(_family_steps(bench, suite)):
-        progress(name, done)
+    steps = _steps(bench, suite)
+    for done, (name, step) in enumerate(steps):
+        progress(name, done, len(steps))
         try:
             result.measurements.extend(step())
         except out_of_memory:

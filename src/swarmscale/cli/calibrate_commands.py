@@ -18,7 +18,6 @@ from swarmscale.calibrate.measure import (
     QUICK_SUITE,
     open_bench,
     run_suite,
-    suite_size,
 )
 from swarmscale.calibrate.profiles import (
     DeviceRun,
@@ -37,10 +36,10 @@ def _measure(quick: bool) -> DeviceRun:
     suite = QUICK_SUITE if quick else FULL_SUITE
     bench, device_name, software = open_bench("cuda", suite)
     with Progress(console=error_console, transient=True) as bar:
-        task = bar.add_task("measuring", total=suite_size(suite))
+        task = bar.add_task("measuring", total=None)
 
-        def advance(name: str, done: int) -> None:
-            bar.update(task, description=f"measuring {name}", completed=done)
+        def advance(name: str, done: int, total: int) -> None:
+            bar.update(task, description=f"measuring {name}", completed=done, total=total)
 
         result = run_suite(bench, suite, advance)
     for name in result.skipped:
