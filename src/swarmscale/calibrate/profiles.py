@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from swarmscale.calibrate.derive import BYTES_PER_ELEMENT, Derivation, derive_efficiency
 from swarmscale.catalog import Catalog, CatalogError, Chip
@@ -84,14 +86,17 @@ def build_profile(catalog: Catalog, chip: Chip, run: DeviceRun) -> tuple[DeviceP
     return profile, derivation
 
 
-def profile_document(profile: DeviceProfile) -> dict[str, Any]:
-    """The YAML document of one profile, in the layout the catalog loader reads."""
-    return {"profiles": [profile.model_dump(mode="json", exclude_none=True, exclude_defaults=True)]}
+def write_records(path: Path, key: str, records: Sequence[BaseModel]) -> None:
+    """Records under `key`, in the layout the catalog loader reads (defaults left out), written
+    atomically: a reader never sees half a file."""
+    documents = [
+        r.model_dump(mode="json", exclude_none=True, exclude_defaults=True) for r in records
+    ]
+    write_text_atomic(path, yaml.safe_dump({key: documents}, sort_keys=False, width=100))
 
 
 def write_profile(profile: DeviceProfile, path: Path) -> None:
-    """Write atomically: a reader never sees half a profile."""
-    write_text_atomic(path, yaml.safe_dump(profile_document(profile), sort_keys=False, width=100))
+    write_records(path, "profiles", [profile])
 
 
 def _gemm(dtype: str, m: int, k: int, n: int, seconds: float) -> Measurement:

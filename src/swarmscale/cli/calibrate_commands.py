@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.progress import Progress
 from rich.table import Table
 
@@ -25,11 +24,11 @@ from swarmscale.calibrate.profiles import (
     chip_for_device,
     import_microbench,
     write_profile,
+    write_records,
 )
 from swarmscale.catalog import default_catalog
 from swarmscale.catalog.schemas import EFFICIENCY_FACTORS, DeviceProfile
 from swarmscale.cli.output import console, error_console, fmt, print_json
-from swarmscale.files import write_text_atomic
 
 
 def _measure(quick: bool) -> DeviceRun:
@@ -103,10 +102,7 @@ def calibrate(
     write_profile(profile, target)
     cases = cases_from_profile(profile)
     if cases_out is not None and cases:
-        documents = [
-            c.model_dump(mode="json", exclude_none=True, exclude_defaults=True) for c in cases
-        ]
-        write_text_atomic(cases_out, yaml.safe_dump({"cases": documents}, sort_keys=False))
+        write_records(cases_out, "cases", cases)
     rows = _factor_rows(profile)
     if as_json:
         print_json({
