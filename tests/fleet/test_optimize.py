@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -210,3 +211,22 @@ def test_policy_check_cli(run_cli: CliRunner) -> None:
     payload = json.loads(out)
     rules = {v["rule"] for v in payload["violations"]}
     assert not payload["ok"] and {"eligibility", "domestic-50"} <= rules
+
+
+def test_an_eligibility_rule_is_named_as_its_own_relaxation(catalog: Catalog) -> None:
+    """Only the H20 does the work; a forbid rule keeps it out: that rule is the relaxation,
+    and a policy without rules is never told to drop an 'eligibility' it does not have."""
+    forbid = {"kind": "forbid", "id": "no-h20", "chips": ["h20"], "reason": "t", "source": "test"}
+    strict = Policy.model_validate(
+        {"id": "p", "name": "p", "jurisdiction": "CN", "date": "2025-09-30", "source": "test",
+         "rules": [forbid]}
+    )  # fmt: skip
+    kinds = _kinds([1.0, 100.0, 1.0], [1.0, 1.0, 1.0])
+    offers = {c: Offer(c, available=8) for c in CHIPS}
+    problem = FleetProblem(kinds, offers, [Site()], strict, {}, 50.0, 1.0, "inference")
+    with pytest.raises(InfeasibleFleetError):
+        solve(catalog, problem)
+    assert "p:no-h20" in explain_infeasible(catalog, problem)
+    free = dataclasses.replace(problem, policy=catalog.policy("unrestricted"), work=500.0)
+    message = explain_infeasible(catalog, free)
+    assert "supply" in message and "eligibility" not in message

@@ -10,15 +10,18 @@ Decision: u[k, s], whole units (a node of 8, or one serving replica) of chip kin
              the rule's measure per unit (chips, peak FLOP/s or price) and d[k] = 1 for
              domestic chips: sum_domestic m u >= share x sum m u, linear in u
              u[k, s] = 0 where a policy forbids kind k (export control by date, distrust).
-Per-chip work rates w come from the performance model at a reference scale; the chosen fleet
-is then re-planned with the mixed-fleet search, and the work target is raised by the shortfall
-until the real plan meets it (`refine`).
+Training replaces w u by a throughput t[k] (tokens/s) per kind under every line of its
+concave envelope (t[k] <= a x chips + b), and the work row, divided by the project seconds
+to keep HiGHS well scaled, reads sum t[k] (hours - lead[k]) / hours >= W / (3600 hours).
+`lower_bound` solves the LP relaxation; the training refinement (`fleet.workloads`) uses it
+to end its search.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import math
 import os
@@ -41,11 +44,18 @@ TIME_LIMIT_S = 10.0
 
 class InfeasibleFleetError(ValueError):
     """No fleet satisfies every constraint; the message names the conflicting rules.
-    `problem` is the problem that failed (after refinement, its raised work target)."""
+    `problem` is a problem the MILP cannot solve (for training, at a work target the deadline
+    needs or beyond what the fleets reach); `deadline_days`, a deadline the optimiser meets."""
 
-    def __init__(self, message: str, problem: FleetProblem | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        problem: FleetProblem | None = None,
+        deadline_days: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.problem = problem
+        self.deadline_days = deadline_days
 
 
 @dataclass(frozen=True)
@@ -181,137 +191,234 @@ def _site_value(site: Site, catalog: Catalog, name: str) -> float:
     )
 
 
+@dataclass
+class _Model:
+    """The MILP in SciPy's form: units u[k, s] first, then (training) throughput t[k]."""
+
+    problem: FleetProblem
+    n_units: int
+    upper: np.ndarray  # variable upper bounds
+    forbidden: dict[str, str]
+    money: np.ndarray  # per unit: project cost, energy (kWh) and facility power (MW)
+    energy_kwh: np.ndarray
+    power_mw: np.ndarray
+    work: np.ndarray  # per variable: the work row (tokens, or output tokens/s)
+    rows: list[np.ndarray] = field(default_factory=list)
+    lower: list[float] = field(default_factory=list)
+    higher: list[float] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def var(self, k: int, s: int) -> int:
+        return _unit_index(len(self.problem.sites), k, s)
+
+    def add(self, row: np.ndarray, lo: float, hi: float, name: str) -> None:
+        self.rows.append(np.pad(row, (0, self.upper.shape[0] - row.shape[0])))
+        self.lower.append(lo)
+        self.higher.append(hi)
+        self.names.append(name)
+
+    def unit_row(self, weights: list[float], site_index: int | None = None) -> np.ndarray:
+        """Each kind's weight at every site in scope (one, or all)."""
+        row = np.zeros(self.n_units)
+        for k, weight in enumerate(weights):
+            for s in range(len(self.problem.sites)):
+                if site_index is None or s == site_index:
+                    row[self.var(k, s)] = weight
+        return row
+
+    @property
+    def objective(self) -> np.ndarray:
+        cost = self.energy_kwh if self.problem.objective == "energy" else self.money
+        return np.pad(cost, (0, self.upper.shape[0] - self.n_units))
+
+
 def solve(catalog: Catalog, problem: FleetProblem) -> FleetSolution:
     """The optimal fleet for `problem`; raises InfeasibleFleetError naming the rules."""
-    kinds, sites = problem.kinds, problem.sites
-    n_vars = len(kinds) * len(sites)
-    work_per_unit = [work_of(kind, problem) for kind in kinds]
-
-    def var(k: int, s: int) -> int:
-        return k * len(sites) + s
-
-    upper = np.full(n_vars, np.inf)
-    forbidden: dict[str, str] = {}
-    for _, policy, site_index in _scoped_policies(problem):
-        if f"{policy.id}:eligibility" in problem.dropped_rules:
-            continue
-        allowed = eligibility(catalog, policy, problem.workload, [k.chip for k in kinds])
-        where = "" if site_index is None else f" at {sites[site_index].id}"
-        for k, kind in enumerate(kinds):
-            if kind.chip not in allowed.forbidden:
-                continue
-            forbidden[kind.chip + where] = allowed.forbidden[kind.chip]
-            for s in range(len(sites)):
-                if site_index is None or s == site_index:
-                    upper[var(k, s)] = 0
-    for k, kind in enumerate(kinds):
-        if work_per_unit[k] <= 0:
-            for s in range(len(sites)):
-                upper[var(k, s)] = 0
-        if kind.price_per_chip_hour is None and problem.objective == "cost":
-            for s in range(len(sites)):
-                upper[var(k, s)] = 0
-            forbidden.setdefault(kind.chip, "no price in the catalog or the offer")
-
-    money, energy_kwh, power_mw = unit_rows(catalog, problem, var, n_vars)
-    cost = energy_kwh if problem.objective == "energy" else money
-
-    rows: list[np.ndarray] = []
-    lower: list[float] = []
-    higher: list[float] = []
-    names: list[str] = []
-
-    def add(row: np.ndarray, lo: float, hi: float, name: str) -> None:
-        rows.append(row)
-        lower.append(lo)
-        higher.append(hi)
-        names.append(name)
-
-    curved = problem.workload == "training" and any(kind.curve for kind in kinds)
-    n_total = n_vars + (len(kinds) if curved else 0)
-    work = np.zeros(n_total)
-    if curved:
-        # t_k (tokens/s of kind k) sits under every line of its concave envelope.
-        for k, kind in enumerate(kinds):
-            work[n_vars + k] = max(problem.hours - kind.lead_hours, 0.0) * 3600.0
-            for slope, intercept in concave_lines(kind.curve):
-                row = np.zeros(n_total)
-                row[n_vars + k] = 1.0
-                for s in range(len(sites)):
-                    row[var(k, s)] = -slope * kind.unit_chips
-                add(row, -np.inf, intercept, f"scaling:{kind.chip}")
-    else:
-        for k in range(len(kinds)):
-            for s in range(len(sites)):
-                work[var(k, s)] = work_per_unit[k]
-    add(work, problem.work, np.inf, "workload:deadline")
-    if problem.cost_cap is not None:
-        add(money, -np.inf, problem.cost_cap, "budget")
-
-    for k, kind in enumerate(kinds):
-        available = problem.offers.get(kind.chip, Offer(kind.chip)).available
-        if available is not None and "supply" not in problem.dropped_rules:
-            row = np.zeros(n_vars)
-            for s in range(len(sites)):
-                row[var(k, s)] = 1.0
-            add(row, -np.inf, math.floor(available / kind.unit_chips), f"supply:{kind.chip}")
-
-    for s, site in enumerate(sites):
-        if site.power_cap_mw is not None and f"site:{site.id}:power" not in problem.dropped_rules:
-            row = np.zeros(n_vars)
-            for k, kind in enumerate(kinds):
-                row[var(k, s)] = (
-                    kind.unit_chips
-                    * kind.power_w_per_chip
-                    * _site_value(site, catalog, "pue")
-                    / 1e6
-                )
-            add(row, -np.inf, site.power_cap_mw, f"site:{site.id}:power")
-
-    for _, policy, site_index in _scoped_policies(problem):
-        for rule in policy.rules:
-            key = f"{policy.id}:{rule.id}"
-            if key in problem.dropped_rules:
-                continue
-            if isinstance(rule, MinDomesticShare):
-                weights = [_share_weight(catalog, rule, policy, kind) for kind in kinds]
-                add(_scoped_row(weights, len(sites), site_index, var, n_vars), 0.0, np.inf, key)
-            elif isinstance(rule, CapRule):
-                weights = [_cap_weight(rule, kind) for kind in kinds]
-                add(_scoped_row(weights, len(sites), site_index, var, n_vars), -np.inf,
-                    rule.value, key)  # fmt: skip
-
-    padded = np.vstack([np.pad(row, (0, n_total - row.shape[0])) for row in rows])
-    with _native_stdout_silenced():
-        result = milp(
-            np.pad(cost, (0, n_total - n_vars)),
-            constraints=LinearConstraint(padded, np.asarray(lower), np.asarray(higher)),
-            integrality=np.concatenate([np.ones(n_vars), np.zeros(n_total - n_vars)]),
-            bounds=Bounds(
-                np.zeros(n_total), np.concatenate([upper, np.full(n_total - n_vars, np.inf)])
-            ),
-            options={"time_limit": TIME_LIMIT_S},
-        )
+    model = _build(catalog, problem)
+    result = _run(model, integral=True)
     if result.status != 0 or result.x is None:
         raise InfeasibleFleetError(
             "no fleet satisfies every constraint"
             if result.status == 2
             else f"the solver stopped without a solution ({result.message})"
         )
-    units = np.rint(result.x[:n_vars]).astype(int)
+    units = np.rint(result.x[: model.n_units]).astype(int)
+    kinds, sites = problem.kinds, problem.sites
     counts = {
-        (kinds[k].chip, sites[s].id): int(units[var(k, s)] * kinds[k].unit_chips)
+        (kinds[k].chip, sites[s].id): int(units[model.var(k, s)] * kinds[k].unit_chips)
         for k in range(len(kinds))
         for s in range(len(sites))
     }
     return FleetSolution(
         counts,
-        float(money @ units),
-        float(energy_kwh @ units) / 1e3,
-        float(power_mw @ units),
-        float(work @ result.x),
-        forbidden,
+        float(model.money @ units),
+        float(model.energy_kwh @ units) / 1e3,
+        float(model.power_mw @ units),
+        float(model.work @ result.x),
+        model.forbidden,
     )
+
+
+def lower_bound(catalog: Catalog, problem: FleetProblem) -> float | None:
+    """The LP relaxation's objective (no fleet of `problem` costs less), or None when even
+    fractional fleets cannot meet the constraints; 0 (still a bound) if the LP fails."""
+    result = _run(_build(catalog, problem), integral=False)
+    if result.status == 2:
+        return None
+    return float(result.fun) if result.status == 0 else 0.0
+
+
+def _build(catalog: Catalog, problem: FleetProblem) -> _Model:
+    n_units = len(problem.kinds) * len(problem.sites)
+    curved = problem.workload == "training" and any(kind.curve for kind in problem.kinds)
+    n_total = n_units + (len(problem.kinds) if curved else 0)
+    var = functools.partial(_unit_index, len(problem.sites))
+    money, energy_kwh, power_mw = unit_rows(catalog, problem, var, n_units)
+    upper = np.full(n_total, np.inf)
+    model = _Model(problem, n_units, upper, {}, money, energy_kwh, power_mw, np.zeros(n_total))
+    _bound_units(catalog, model)
+    _work_rows(model, curved)
+    _budget_row(model)
+    _supply_rows(model)
+    _site_power_rows(catalog, model)
+    _policy_rows(catalog, model)
+    return model
+
+
+def _unit_index(n_sites: int, k: int, s: int) -> int:
+    return k * n_sites + s
+
+
+def _run(model: _Model, integral: bool) -> Any:
+    n_total = model.upper.shape[0]
+    integrality = np.zeros(n_total)
+    if integral:
+        integrality[: model.n_units] = 1
+    with _native_stdout_silenced():
+        return milp(
+            model.objective,
+            constraints=LinearConstraint(
+                np.vstack(model.rows), np.asarray(model.lower), np.asarray(model.higher)
+            ),
+            integrality=integrality,
+            bounds=Bounds(np.zeros(n_total), model.upper),
+            options={"time_limit": TIME_LIMIT_S},
+        )
+
+
+def _bound_units(catalog: Catalog, model: _Model) -> None:
+    """u[k, s] = 0 where a policy forbids kind k, where it does no work, or (cost objective)
+    where it has no price."""
+    problem = model.problem
+    kinds, sites = problem.kinds, problem.sites
+    for _, policy, site_index in _scoped_policies(problem):
+        kept = _kept_rules(policy, problem.dropped_rules)
+        allowed = eligibility(catalog, kept, problem.workload, [k.chip for k in kinds])
+        where = "" if site_index is None else f" at {sites[site_index].id}"
+        for k, kind in enumerate(kinds):
+            if kind.chip in allowed.forbidden:
+                model.forbidden[kind.chip + where] = allowed.forbidden[kind.chip]
+                _forbid(model, k, site_index)
+    for k, kind in enumerate(kinds):
+        if work_of(kind, problem) <= 0:
+            _forbid(model, k, None)
+        if kind.price_per_chip_hour is None and problem.objective == "cost":
+            _forbid(model, k, None)
+            model.forbidden.setdefault(kind.chip, "no price in the catalog or the offer")
+
+
+def _forbid(model: _Model, k: int, site_index: int | None) -> None:
+    for s in range(len(model.problem.sites)):
+        if site_index is None or s == site_index:
+            model.upper[model.var(k, s)] = 0
+
+
+def _kept_rules(policy: Policy, dropped: frozenset[str]) -> Policy:
+    """The policy without the rules a relaxation drops (named `policy:rule`)."""
+    kept = tuple(rule for rule in policy.rules if f"{policy.id}:{rule.id}" not in dropped)
+    return policy if len(kept) == len(policy.rules) else policy.model_copy(update={"rules": kept})
+
+
+def _work_rows(model: _Model, curved: bool) -> None:
+    """sum w u >= W; training follows each kind's concave envelope: t[k] sits under every
+    line of it, and the work row is divided by the project seconds (tokens/s, well scaled)."""
+    problem = model.problem
+    if not curved:
+        for k, kind in enumerate(problem.kinds):
+            for s in range(len(problem.sites)):
+                model.work[model.var(k, s)] = work_of(kind, problem)
+        model.add(model.work, problem.work, np.inf, "workload:deadline")
+        return
+    for k, kind in enumerate(problem.kinds):
+        model.work[model.n_units + k] = max(problem.hours - kind.lead_hours, 0.0) * 3600.0
+        for slope, intercept in concave_lines(kind.curve):
+            row = np.zeros(model.n_units + k + 1)
+            row[model.n_units + k] = 1.0
+            for s in range(len(problem.sites)):
+                row[model.var(k, s)] = -slope * kind.unit_chips
+            model.add(row, -np.inf, intercept, f"scaling:{kind.chip}")
+    seconds = max(problem.hours * 3600.0, 1.0)
+    model.add(model.work / seconds, problem.work / seconds, np.inf, "workload:deadline")
+
+
+def _budget_row(model: _Model) -> None:
+    """money u <= cap, divided by the cap (HiGHS fails on some badly scaled budget rows)."""
+    cap = model.problem.cost_cap
+    if cap is not None and "budget" not in model.problem.dropped_rules:
+        scale = max(abs(cap), 1.0)
+        model.add(model.money / scale, -np.inf, cap / scale, "budget")
+
+
+def _supply_rows(model: _Model) -> None:
+    problem = model.problem
+    if "supply" in problem.dropped_rules:
+        return
+    for k, kind in enumerate(problem.kinds):
+        available = problem.offers.get(kind.chip, Offer(kind.chip)).available
+        if available is not None:
+            weights = [1.0 if j == k else 0.0 for j in range(len(problem.kinds))]
+            units = math.floor(available / kind.unit_chips)
+            model.add(model.unit_row(weights), -np.inf, units, f"supply:{kind.chip}")
+
+
+def _site_power_rows(catalog: Catalog, model: _Model) -> None:
+    problem = model.problem
+    for s, site in enumerate(problem.sites):
+        name = f"site:{site.id}:power"
+        if site.power_cap_mw is None or name in problem.dropped_rules:
+            continue
+        pue = _site_value(site, catalog, "pue")
+        weights = [k.unit_chips * k.power_w_per_chip * pue / 1e6 for k in problem.kinds]
+        model.add(model.unit_row(weights, s), -np.inf, site.power_cap_mw, name)
+
+
+def _policy_rows(catalog: Catalog, model: _Model) -> None:
+    """Domestic-share and cap rules of every policy in its scope (the fleet, or one site)."""
+    problem = model.problem
+    for _, policy, site_index in _scoped_policies(problem):
+        for rule in policy.rules:
+            key = f"{policy.id}:{rule.id}"
+            if key in problem.dropped_rules:
+                continue
+            if isinstance(rule, MinDomesticShare):
+                weights = [_share_weight(catalog, rule, policy, kind) for kind in problem.kinds]
+                model.add(model.unit_row(weights, site_index), 0.0, np.inf, key)
+            elif isinstance(rule, CapRule):
+                _cap_row(model, rule, key, site_index)
+
+
+def _cap_row(model: _Model, rule: CapRule, key: str, site_index: int | None) -> None:
+    """sum weight u <= cap; a spend cap keeps out the kinds whose purchase price is unknown
+    (an infinite weight would make the whole programme unsolvable)."""
+    weights = []
+    for k, kind in enumerate(model.problem.kinds):
+        weight = _cap_weight(rule, kind)
+        if math.isinf(weight):
+            _forbid(model, k, site_index)
+            model.forbidden.setdefault(kind.chip, f"no purchase price to hold to {key}")
+            weight = 0.0
+        weights.append(weight)
+    model.add(model.unit_row(weights, site_index), -np.inf, rule.value, key)
 
 
 @contextlib.contextmanager
@@ -356,7 +463,8 @@ def fastest_hours(
     by bisection on the MILP's feasibility; None when even `high` hours is not enough."""
 
     def feasible(hours: float) -> bool:
-        trial = dataclasses.replace(problem, hours=hours, cost_cap=cost_cap)
+        kept = problem.dropped_rules - {"budget"}  # the cap here is `cost_cap`, always kept
+        trial = dataclasses.replace(problem, hours=hours, cost_cap=cost_cap, dropped_rules=kept)
         try:
             solve(catalog, trial)
         except InfeasibleFleetError:
@@ -393,6 +501,11 @@ def concave_lines(curve: tuple[tuple[float, float], ...]) -> list[tuple[float, f
             lines.append((slope, y1 - slope * x1))
     lines.append((0.0, max(y for _, y in hull)))
     return lines
+
+
+def envelope_tokens_per_s(kind: KindRate, chips: float) -> float:
+    """The throughput the MILP credits `chips` of one kind with: its concave envelope there."""
+    return min(slope * chips + intercept for slope, intercept in concave_lines(kind.curve))
 
 
 def work_of(kind: KindRate, problem: FleetProblem) -> float:
@@ -439,18 +552,6 @@ def _cap_weight(rule: CapRule, kind: KindRate) -> float:
     if rule.what == "racks":
         return kind.unit_chips * kind.racks_per_chip
     return kind.unit_chips * (kind.price_usd_per_chip or math.inf)
-
-
-def _scoped_row(
-    weights: list[float], n_sites: int, site_index: int | None, var: Any, n_vars: int
-) -> np.ndarray:
-    """A constraint row giving each kind its weight at every site in scope (one, or all)."""
-    row = np.zeros(n_vars)
-    for k, weight in enumerate(weights):
-        for s in range(n_sites):
-            if site_index is None or s == site_index:
-                row[var(k, s)] = weight
-    return row
 
 
 def build_kinds(

@@ -3,14 +3,39 @@ fleet problem, solve it, and check the answer with the full plan search.
 
 Training: each kind's throughput alone at 32, 64, 128, ... chips (the plan search at each size)
 gives a concave curve the MILP follows, so it knows that per-chip throughput falls with scale
-and stops where the batch runs out. Serving: one best replica's SLO-bound throughput. The
-chosen training fleet is re-planned with the mixed-fleet search (kinds together), and while it
-misses the deadline the work target is scaled by the miss and the MILP solved again.
+and stops where the batch runs out. Serving: one best replica's SLO-bound throughput.
+
+The mixed-fleet plan search (kinds together) trains slower than the MILP's sum of curves, by
+an amount no formula predicts, so training is refined on a ladder (`TrainingLadder`) of work
+targets g_i = 2^(i/8) tokens/s, i = 0, 1, 2, ..., the same rungs for every deadline:
+- rung i's fleet F_i is the MILP's optimum for g_i tokens/s over its own horizon, the
+  H_i = tokens / g_i seconds that g_i takes (work = tokens, hours = H_i): nothing in it
+  depends on the deadline;
+- F_i trains in T_i: the plan search's time, kinds joining the job as they arrive, but never
+  sooner than the MILP's envelope credits F_i with; its cost and energy are F_i's per hour
+  over T_i, so a longer deadline never makes a fleet costlier; it meets the budget when that
+  cost is within it;
+- for a deadline D the answer is the cheapest rung i >= i_D = ceil(8 log2(tokens / D)) (D in
+  seconds) with T_i <= D, within the budget (ties: the lowest rung). The scan climbs from
+  i_D and stops at the first rung whose LP relaxation is infeasible (so is every larger
+  target's) or costs at least the best found less 1e-6 of it: the LP cost at g_i bounds the
+  cost of every rung's fleet from i up (an LP's cost per token does not fall as g grows, and
+  T_i is at least the envelope's time), so no rung above it is cheaper, whatever the MIP gap.
+A longer deadline starts no higher and accepts every rung a shorter one accepted, so it is met
+whenever a shorter one is, at no higher cost (to within that 1e-6). When no rung meets D, the
+error names the soonest deadline a solved rung j is known to meet, max(T_j, H_j) (if no solved
+rung is within the budget, rungs are solved down from the highest with a feasible LP below
+i_D, 0, 1, 2, 4, ... rungs under it, until one is), and carries a problem the MILP cannot solve
+for `explain_infeasible`: D's target when the MILP has no fleet for it, else the first target
+beyond reach; when no rung at all is met, the target of the smallest fleet, since the conflict
+then lies in the rules, caps or budget, not the deadline.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,10 +45,11 @@ from swarmscale.fleet.optimize import (
     FleetProblem,
     FleetSolution,
     InfeasibleFleetError,
-    KindRate,
     Offer,
     Site,
     build_kinds,
+    envelope_tokens_per_s,
+    lower_bound,
     solve,
 )
 from swarmscale.hardware import Cluster, build_cluster
@@ -34,7 +60,9 @@ from swarmscale.plan.swarm import batch_sequences
 from swarmscale.workload import InferenceJob, TrainingJob
 
 TRAINING_UNIT = 32  # whole groups of four 8-chip nodes: counts that factor well
-REFINE_ROUNDS = 6
+RUNGS_PER_DOUBLING = 8  # the ladder's work targets, 2^(i/8) tokens/s: 9% apart
+MAX_RUNG = RUNGS_PER_DOUBLING * 48  # 2^48 tokens/s, far beyond any fleet
+PRUNE_TOLERANCE = 1e-6  # an LP bound within this (relative) of the best found ends the scan
 MAX_CURVE_LOG2 = 20  # throughput curves go up to 2^20 (about a million) chips
 MIN_GROWTH = 1.02  # a doubling that adds less than 2% ends the curve
 
@@ -158,7 +186,8 @@ def build_problem(
 
 @dataclass
 class FleetAnswer:
-    """The optimiser's fleet, checked by the full plan search."""
+    """The optimiser's fleet, checked by the full plan search. Training: `problem` is the
+    rung's, over the `days` the fleet trains in, and cost and energy are over those days."""
 
     problem: FleetProblem
     solution: FleetSolution
@@ -183,18 +212,219 @@ class FleetAnswer:
             ],
         }
 
+    @property
+    def objective_value(self) -> float:
+        """What the problem minimises: USD, or kWh for the energy objective."""
+        if self.problem.objective == "energy":
+            return self.solution.energy_mwh * 1e3
+        return self.solution.cost_usd
 
-def _replan(
-    catalog: Catalog, work: TrainingWork, solution: FleetSolution, offers: dict[str, Offer]
-) -> float:
-    """Tokens/s of the chosen fleet under the mixed-fleet plan search (sites pooled)."""
-    per_chip: dict[str, int] = {}
+
+def first_rung(tokens_per_s: float) -> int:
+    """The lowest rung whose target is at least `tokens_per_s`."""
+    rung = math.ceil(RUNGS_PER_DOUBLING * math.log2(tokens_per_s) - 1e-9)
+    return min(max(rung, 0), MAX_RUNG)
+
+
+def rung_tokens_per_s(index: int) -> float:
+    return float(2.0 ** (index / RUNGS_PER_DOUBLING))
+
+
+class TrainingLadder:
+    """The training refinement for one problem (see the module docstring). Rungs are solved
+    once and shared by every deadline asked, since none of them depends on the deadline;
+    `problem`'s work and hours are replaced by each rung's, the rest (kinds, rules, sites,
+    objective, budget) is kept."""
+
+    def __init__(self, catalog: Catalog, work: TrainingWork, problem: FleetProblem) -> None:
+        self.catalog, self.work, self.problem = catalog, work, problem
+        self._job = work.job(catalog)
+        self._kinds = {kind.chip: kind for kind in problem.kinds}
+        self._rungs: dict[int, FleetAnswer | None] = {}
+        self._bounds: dict[int, float | None] = {}
+        self._plans: dict[frozenset[tuple[str, int]], float] = {}
+
+    def answer(self, deadline_days: float) -> FleetAnswer:
+        """The cheapest rung that meets the deadline; InfeasibleFleetError when none does."""
+        start = first_rung(self.work.tokens / (deadline_days * 86400.0))
+        best, stop = self._cheapest(start, deadline_days)
+        if best is None:
+            raise self._infeasible(deadline_days, start, stop)
+        return dataclasses.replace(best, rounds=stop - start)
+
+    def sized(self, index: int) -> FleetProblem:
+        """Rung `index`'s MILP problem: its target over its own horizon."""
+        hours = self.work.tokens / rung_tokens_per_s(index) / 3600.0
+        return dataclasses.replace(self.problem, work=self.work.tokens, hours=hours)
+
+    def rung(self, index: int) -> FleetAnswer | None:
+        """Rung `index`'s fleet, timed and costed over its training time; None when the MILP
+        has no fleet for its target."""
+        if index not in self._rungs:
+            self._rungs[index] = self._solve_rung(index)
+        return self._rungs[index]
+
+    def bound(self, index: int) -> float | None:
+        """The LP relaxation's objective at rung `index`; None when it is infeasible."""
+        if index not in self._bounds:
+            self._bounds[index] = lower_bound(self.catalog, self.sized(index))
+        return self._bounds[index]
+
+    def _cheapest(self, start: int, deadline_days: float) -> tuple[FleetAnswer | None, int]:
+        """The cheapest rung from `start` up that meets the deadline, and where the scan ended."""
+        best: FleetAnswer | None = None
+        for index in range(start, MAX_RUNG + 1):
+            if best is not None and not self._may_beat(index, best.objective_value):
+                return best, index
+            rung = self.rung(index)
+            if rung is None:
+                if self.bound(index) is None:
+                    return best, index
+                continue
+            if self._meets(rung, deadline_days) and (
+                best is None or rung.objective_value < best.objective_value
+            ):
+                best = rung
+        return best, MAX_RUNG
+
+    def _may_beat(self, index: int, value: float) -> bool:
+        bound = self.bound(index)
+        return bound is not None and bound < value * (1.0 - PRUNE_TOLERANCE)
+
+    def _affordable(self, answer: FleetAnswer) -> bool:
+        cap = self.problem.cost_cap
+        return cap is None or answer.solution.cost_usd <= cap
+
+    def _meets(self, answer: FleetAnswer, deadline_days: float) -> bool:
+        return answer.days is not None and answer.days <= deadline_days and self._affordable(answer)
+
+    def _solve_rung(self, index: int) -> FleetAnswer | None:
+        sized = self.sized(index)
+        try:
+            solution = solve(self.catalog, sized)
+        except InfeasibleFleetError:
+            return None
+        chips = _chips_per_kind(solution)
+        hours = max(
+            _finish_hours(self.work.tokens, self._steps(chips, self._plan_tokens_per_s)),
+            _finish_hours(self.work.tokens, self._steps(chips, self._credited_tokens_per_s)),
+        )
+        scale = hours / sized.hours
+        problem = dataclasses.replace(sized, work=sized.work * scale, hours=hours)
+        scaled = dataclasses.replace(
+            solution,
+            cost_usd=solution.cost_usd * scale,
+            energy_mwh=solution.energy_mwh * scale,
+            work=solution.work * scale,
+        )
+        return FleetAnswer(problem, scaled, hours / 24.0, self.work.tokens / hours / 3600.0, 0)
+
+    def _steps(
+        self, chips: dict[str, int], rate: Callable[[dict[str, int]], float]
+    ) -> list[tuple[float, float]]:
+        """(hour, tokens/s) from each arrival on: the rate of the kinds arrived by then."""
+        arrivals = sorted({self._kinds[chip].lead_hours for chip in chips})
+        return [
+            (hour, rate({c: n for c, n in chips.items() if self._kinds[c].lead_hours <= hour}))
+            for hour in arrivals
+        ]
+
+    def _plan_tokens_per_s(self, chips: dict[str, int]) -> float:
+        """The mixed-fleet plan search's throughput (sites pooled), once per fleet."""
+        key = frozenset(chips.items())
+        if key not in self._plans:
+            clusters = [
+                build_cluster(self.catalog, chip, count, self.problem.offers[chip].system)
+                for chip, count in chips.items()
+            ]
+            self._plans[key] = plan_mixed(self._job, clusters).tokens_per_s
+        return self._plans[key]
+
+    def _credited_tokens_per_s(self, chips: dict[str, int]) -> float:
+        return sum(envelope_tokens_per_s(self._kinds[c], n) for c, n in chips.items())
+
+    def _infeasible(self, deadline_days: float, start: int, stop: int) -> InfeasibleFleetError:
+        """The error for a deadline no rung meets: a deadline that is met, and a problem the
+        MILP cannot solve, so that its relaxations are real ones."""
+        met = self._met_deadline_days(start)
+        budget = "" if self.problem.cost_cap is None else f" within ${self.problem.cost_cap:,.0f}"
+        if met is None:
+            message = (
+                f"no fleet that the constraints allow trains {self.work.tokens:g} tokens"
+                f"{budget}, at any size the optimiser tried"
+            )
+            return InfeasibleFleetError(message, self.sized(self._unit_rung()))
+        if self._rungs.get(start) is None:
+            needed = self.work.tokens / (deadline_days * 86400.0)
+            message = (
+                f"no fleet allowed{budget} reaches the {needed:,.0f} tokens/s that a "
+                f"{deadline_days:g}-day deadline needs"
+            )
+            failed = self.sized(start)
+        else:
+            message = (
+                f"no fleet the optimiser finds{budget} trains {self.work.tokens:g} tokens "
+                f"within {deadline_days:g} days under the full plan search"
+            )
+            failed = self.sized(stop)
+        message += f"; relaxing the deadline to {met:g} days makes it feasible"
+        return InfeasibleFleetError(message, failed, met)
+
+    def _unit_rung(self) -> int:
+        """A rung below the smallest fleet of the slowest kind: a target any fleet meets."""
+        rates = [kind.curve[0][1] for kind in self.problem.kinds if kind.curve]
+        return max(first_rung(min(rates)) - 1, 0) if rates else 0
+
+    def _met_deadline_days(self, start: int) -> float | None:
+        """The soonest deadline (rounded up to 0.1 day) a solved rung j is known to meet:
+        max(T_j, H_j), since that deadline's scan starts at or below j and passes it."""
+        if not self._affordable_rungs():
+            self._solve_below(start)
+        days = [
+            max(answer.days or math.inf, self.sized(index).hours / 24.0)
+            for index, answer in self._affordable_rungs()
+        ]
+        soonest = min(days, default=math.inf)
+        return math.ceil(soonest * 10.0) / 10.0 if math.isfinite(soonest) else None
+
+    def _affordable_rungs(self) -> list[tuple[int, FleetAnswer]]:
+        return [(i, a) for i, a in self._rungs.items() if a is not None and self._affordable(a)]
+
+    def _solve_below(self, start: int) -> None:
+        """Solve rungs down from the highest below `start` whose LP is feasible (bisection:
+        feasibility falls with the target), 0, 1, 2, 4, ... rungs under it, until one is
+        within the budget."""
+        if start == 0 or self.bound(0) is None:
+            return
+        low, high = 0, start - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if self.bound(middle) is not None else (low, middle - 1)
+        offset = 0
+        while offset <= low:
+            rung = self.rung(low - offset)
+            if rung is not None and self._affordable(rung):
+                return
+            offset = max(1, 2 * offset)
+
+
+def _chips_per_kind(solution: FleetSolution) -> dict[str, int]:
+    chips: dict[str, int] = {}
     for item in solution.items:
-        per_chip[item.chip] = per_chip.get(item.chip, 0) + item.count
-    clusters = [
-        build_cluster(catalog, chip, count, offers[chip].system) for chip, count in per_chip.items()
-    ]
-    return plan_mixed(work.job(catalog), clusters).tokens_per_s
+        chips[item.chip] = chips.get(item.chip, 0) + item.count
+    return chips
+
+
+def _finish_hours(tokens: float, steps: list[tuple[float, float]]) -> float:
+    """When `tokens` are trained at steps[j][1] tokens/s from hour steps[j][0] on."""
+    done = 0.0
+    for j, (hour, rate) in enumerate(steps):
+        end = steps[j + 1][0] if j + 1 < len(steps) else math.inf
+        finish = hour + (tokens - done) / rate / 3600.0 if rate > 0 else math.inf
+        if finish <= end:
+            return finish
+        done += rate * (end - hour) * 3600.0
+    return math.inf
 
 
 def optimise(
@@ -207,39 +437,10 @@ def optimise(
     site_policies: dict[str, list[Policy]] | None = None,
     problem: FleetProblem | None = None,
 ) -> FleetAnswer:
-    """Solve, then (for training) re-plan and tighten until the deadline holds."""
+    """Solve; for training, climb the ladder until the full plan search meets the deadline."""
     problem = problem or build_problem(
         catalog, work, offers, sites, policy, objective, site_policies
     )
-    solution = solve(catalog, problem)
     if isinstance(work, ServingWork):
-        return FleetAnswer(problem, solution, None, None, 1)
-    best: FleetAnswer | None = None
-    current, tokens_per_s = problem, 0.0
-    for round_ in range(1, REFINE_ROUNDS + 1):
-        tokens_per_s = _replan(catalog, work, solution, problem.offers)
-        days = work.tokens / tokens_per_s / 86400.0 if tokens_per_s > 0 else float("inf")
-        answer = FleetAnswer(current, solution, days, tokens_per_s, round_)
-        meets = days <= work.deadline_days * 1.001
-        if meets and (best is None or solution.cost_usd < best.solution.cost_usd):
-            best = answer
-        if abs(days / work.deadline_days - 1.0) < 0.02 or round_ == REFINE_ROUNDS:
-            break
-        # Scale the work target by the miss (or the slack) and solve again.
-        current = dataclasses.replace(current, work=current.work * days / work.deadline_days)
-        try:
-            solution = solve(catalog, current)
-        except InfeasibleFleetError:
-            break
-    if best is None:
-        raise InfeasibleFleetError(
-            f"the fleets the optimiser finds train in {days:.1f} days under the full plan "
-            f"search, past the {work.deadline_days:g}-day deadline; meeting it needs "
-            f"{current.work / problem.work:.2f}x the linear estimate of work",
-            current,
-        )
-    return best
-
-
-def kinds_table(kinds: list[KindRate]) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(kind) for kind in kinds]
+        return FleetAnswer(problem, solve(catalog, problem), None, None, 1)
+    return TrainingLadder(catalog, work, problem).answer(work.deadline_days)
