@@ -12,13 +12,24 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from swarmscale.catalog import Catalog
-from swarmscale.plan.equiv import Equivalence, serving_equivalence, training_equivalence
+from swarmscale.hardware import build_cluster
+from swarmscale.plan.equiv import (
+    MAX_FACTOR,
+    Equivalence,
+    fleet_it_power_w,
+    serving_equivalence,
+    training_equivalence,
+)
 from swarmscale.plan.serving import ServingTarget
 from swarmscale.plan.swarm import batch_sequences
 from swarmscale.workload import InferenceJob, TrainingJob
 
 Verdict = Literal["holds", "does not hold", "partly holds", "undetermined"]
 SEEDS = "shared/seeds/"
+EQUIV_RULE = (
+    "fewest candidate chips, counted one chip at a time, whose fastest plan steps at least as "
+    "fast as the reference fleet on exactly its count (swarmscale equiv)"
+)
 SERVING = ServingTarget(rate=1.0, input_len=2000, output_len=300, ttft_s=2.0, tpot_s=0.05)
 
 
@@ -37,6 +48,7 @@ class ClaimResult:
     verdict: Verdict
     inputs: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    equivalences: list[Equivalence] = field(default_factory=list)
 
 
 def _verdict(claimed: tuple[float, float], low: float, high: float) -> Verdict:
@@ -57,6 +69,19 @@ def _chip_ratio_verdict(
         return None, None, "undetermined"
     low, high = min(ratios), max(ratios)
     return low, high, _verdict(claimed, low, high)
+
+
+def _match(result: Equivalence, candidate: str, reference: str) -> str:
+    """'108 H800 match 96 H100 (1.12x the chips, step 0.924x)', from `equiv`'s numbers."""
+    if result.chips_ratio is None or result.time_ratio is None:
+        return (
+            f"no {candidate} count up to {MAX_FACTOR}x matches {result.reference_chips:,} "
+            f"{reference}"
+        )
+    return (
+        f"{result.candidate_chips:,} {candidate} match {result.reference_chips:,} {reference} "
+        f"({result.chips_ratio:.2f}x the chips, step {result.time_ratio:.3f}x)"
+    )
 
 
 def _inverse_ratio(result: Equivalence) -> float | None:
@@ -157,15 +182,15 @@ def claim_h800_vs_h100(catalog: Catalog) -> ClaimResult:
               "3,000+ H800 for the same result",
         seed=f"{SEEDS}001_8cfa8beb3592a07e.txt line 68",
         claimed=claimed,
-        answer=f"{small.candidate_chips} H800 match 96 H100 ({small.chips_ratio:.2f}x) and "
-               f"{large.candidate_chips} H800 match 10,240 H100 ({large.chips_ratio:.2f}x): "
-               "same die and HBM, only NVLink is cut (400 vs 900 GB/s)",
+        answer=f"{_match(small, 'H800', 'H100')} and {_match(large, 'H800', 'H100')}: same "
+               "die and HBM, only NVLink is cut (400 vs 900 GB/s)",
         value=small.chips_ratio, low=low, high=high, verdict=verdict,
         inputs=["Llama 3.1 70B, 4,096-token sequences; 4M-token batches at 96 chips, 16M at "
                 "10,240", "HGX H100 vs HGX H800 (DeepSeek's 50 GB/s InfiniBand per GPU)",
-                "fewest H800 whose best plan trains as fast (swarmscale equiv)"],
+                EQUIV_RULE],
         sources=["H800 specs: Epoch AI; Reuters (May 2023); DeepSeek-V3 report "
                  "arXiv:2412.19437", "training model validated in docs/validation.md"],
+        equivalences=[small, large],
     )  # fmt: skip
 
 
@@ -182,13 +207,14 @@ def claim_combining_older_chips(catalog: Catalog) -> ClaimResult:
               "NVIDIA's most advanced chips",
         seed=f"{SEEDS}001_8cfa8beb3592a07e.txt line 68",
         claimed=claimed,
-        answer=f"{a800.chips_ratio:.2f} A800 per H100 and {h800.chips_ratio:.2f} H800 per B200 "
-               "train Llama 3.1 70B as fast",
+        answer=f"{_match(a800, 'A800', 'H100')} and {_match(h800, 'H800', 'B200')} training "
+               "Llama 3.1 70B",
         value=a800.chips_ratio, low=low, high=high, verdict=verdict,
         inputs=["Llama 3.1 70B, 1,024 sequences of 4,096 tokens per step, 128 reference chips",
-                "A800 (A100 die, 400 GB/s NVLink) vs H100; H800 vs B200 (HGX B200)"],
+                "A800 (A100 die, 400 GB/s NVLink) vs H100; H800 vs B200 (HGX B200)", EQUIV_RULE],
         sources=["chip specs: Epoch AI, NVIDIA datasheets (catalog)",
                  "A100-class efficiency fitted on Megatron-LM runs (docs/validation.md)"],
+        equivalences=[a800, h800],
     )  # fmt: skip
 
 
@@ -202,7 +228,11 @@ def claim_cloudmatrix_vs_nvl72(catalog: Catalog) -> ClaimResult:
     memory = (cm.chips_per_unit * cm_chip.memory.require()) / (
         nvl.chips_per_unit * nvl_chip.memory.require()
     )
-    power = cm.power_per_unit.require() / nvl.power_per_unit.require()
+    power = fleet_it_power_w(
+        build_cluster(catalog, cm.chip, cm.chips_per_unit, cm.id), cm.chips_per_unit
+    ) / fleet_it_power_w(
+        build_cluster(catalog, nvl.chip, nvl.chips_per_unit, nvl.id), nvl.chips_per_unit
+    )
     per_watt = compute / power
     return ClaimResult(
         id="cloudmatrix-384-vs-gb200-nvl72",
@@ -237,18 +267,18 @@ def claim_swarm(catalog: Catalog) -> ClaimResult:
               "best systems, at the cost of more power",
         seed=f"{SEEDS}003_b81ec481ab823056.txt line 69",
         claimed=None,
-        answer=(f"{result.candidate_chips:,} 910C (CloudMatrix 384) train Llama 3.1 405B as "
-                f"fast as 16,384 H100 ({result.chips_ratio:.2f}x the chips, "
-                f"{power:.2f}x the power)") if result.candidate_chips and power else
-               "no 910C count up to 64x matches 16,384 H100",
+        answer=f"{_match(result, '910C (CloudMatrix 384)', 'H100')} training Llama 3.1 405B"
+               + (f", drawing {power:.2f}x the IT power" if power else ""),
         value=result.chips_ratio, low=None, high=None,
         verdict="holds" if result.candidate_chips and power and power > 1 else "undetermined",
         inputs=["Llama 3.1 405B, 2,048 sequences of 8,192 tokens per step",
-                "16,384 H100 in HGX nodes vs 910C in CloudMatrix 384 supernodes",
-                "power: IT power of each fleet (system power shared per chip)",
+                "16,384 H100 in HGX nodes vs 910C in CloudMatrix 384 supernodes", EQUIV_RULE,
+                "power: IT power of each fleet, hosts and network included (system power "
+                "shared per chip)",
                 "swarmscale swarm shows goodput under failures at up to 1,000,000 chips"],
         sources=["910C: arXiv:2506.12708; CloudMatrix power: SemiAnalysis (559 kW)",
                  "CANN efficiencies are estimates (catalog/data/efficiency/stacks.yaml)"],
+        equivalences=[result],
     )  # fmt: skip
 
 
