@@ -15,11 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.limits import worst_inputs
+from benchmarks.web_load import web_load
+from swarmscale.api.inputs import SimulateInput
+from swarmscale.api.simulate import run_network_simulation
 from swarmscale.calibrate.measure import wall_timer
 from swarmscale.calibrate.profiles import build_profile, import_microbench
 from swarmscale.catalog import default_catalog
 from swarmscale.catalog.loader import DATA_ROOT, SHIPPED_CASES, load_cases
-from swarmscale.cli.simulate_commands import run_network_simulation
 from swarmscale.fleet.optimize import FleetProblem, KindRate, Site, solve
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.inference import ReplicaModel, ServingPlan
@@ -170,9 +173,10 @@ def network_simulation() -> list[str]:
     if not PHILLY.exists():
         return [title, "", f"Skipped: {PHILLY} is not on this machine."]
     start = time.perf_counter()
-    result, summary = run_network_simulation(
-        "synthetic-100", str(PHILLY), "hetero", False, 50.0, None
+    query = SimulateInput(
+        network="synthetic-100", trace=str(PHILLY), scheduler="hetero", speedup=50.0
     )
+    result, summary = run_network_simulation(query)
     wall = time.perf_counter() - start
     return [
         title,
@@ -265,6 +269,10 @@ def main() -> None:
         *sweep_throughput(),
         "",
         *profile_import(),
+        "",
+        *worst_inputs(),
+        "",
+        *web_load(),
     ]
     OUTPUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from swarmscale import __version__
+from swarmscale.files import atomic_path, check_output_path
 
 DEFAULT_PATH = Path.home() / ".local" / "share" / "swarmscale" / "results.duckdb"
 SCHEMA = """
@@ -88,18 +89,28 @@ class ResultsStore:
         self.path = path or store_path()
 
     @contextlib.contextmanager
-    def _connect(self, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connect(self, write: bool) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """A locked connection; for reading, None when no store file exists yet (reading never
+        creates one)."""
+        if not write and not self.path.exists():
+            yield None
+            return
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder, not a results store file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_suffix(self.path.suffix + ".lock")
         with lock_path.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             try:
-                connection = duckdb.connect(str(self.path))
+                connection = duckdb.connect(str(self.path), read_only=not write)
             except duckdb.Error as exc:
                 raise StoreError(f"{self.path}: cannot open the results store: {exc}") from exc
             try:
-                connection.execute(SCHEMA)
+                if write:
+                    connection.execute(SCHEMA)
                 yield connection
+            except duckdb.CatalogException as exc:
+                raise StoreError(f"{self.path}: not a swarmscale results store: {exc}") from exc
             finally:
                 connection.close()
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -126,6 +137,7 @@ class ResultsStore:
             json.dumps(outputs, default=str),
         )
         with self._connect(write=True) as connection:
+            assert connection is not None
             connection.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(row))})", row)
         return run_id
 
@@ -134,12 +146,16 @@ class ResultsStore:
         query += " ORDER BY created DESC LIMIT ?"
         params: list[Any] = [verb, limit] if verb else [limit]
         with self._connect(write=False) as connection:
-            rows = connection.execute(query, params).fetchall()
+            rows = [] if connection is None else connection.execute(query, params).fetchall()
         return [_run(row) for row in rows]
 
     def get(self, run_id: str) -> Run:
         with self._connect(write=False) as connection:
-            rows = connection.execute("SELECT * FROM runs WHERE id = ?", [run_id]).fetchall()
+            rows = (
+                []
+                if connection is None
+                else connection.execute("SELECT * FROM runs WHERE id = ?", [run_id]).fetchall()
+            )
         if not rows:
             raise StoreError(
                 f"no run {run_id!r} in {self.path}; `swarmscale runs list` shows the ids"
@@ -147,16 +163,19 @@ class ResultsStore:
         return _run(rows[0])
 
     def export(self, out: Path, file_format: str) -> int:
-        """Write every run to CSV or Parquet; returns the number of runs."""
+        """Write every run to CSV or Parquet (atomically); returns the number of runs."""
         if file_format not in ("csv", "parquet"):
             raise StoreError(f"--format must be csv or parquet, got {file_format!r}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        target = str(out).replace("'", "''")
+        check_output_path(out, "--out")
         options = "FORMAT CSV, HEADER" if file_format == "csv" else "FORMAT PARQUET"
         with self._connect(write=False) as connection:
-            connection.execute(
-                f"COPY (SELECT * FROM runs ORDER BY created) TO '{target}' ({options})"
-            )
+            if connection is None:
+                raise StoreError(f"no results store at {self.path}: nothing to export")
+            with atomic_path(out) as temporary:
+                target = str(temporary).replace("'", "''")
+                connection.execute(
+                    f"COPY (SELECT * FROM runs ORDER BY created) TO '{target}' ({options})"
+                )
             count = connection.execute("SELECT count(*) FROM runs").fetchone()
         return int(count[0]) if count else 0
 

@@ -80,7 +80,7 @@ def test_an_option_does_not_outlive_its_command(run_cli: CliRunner) -> None:
 
 def test_a_missing_profile_file_is_bad_input(run_cli: CliRunner, tmp_path: Path) -> None:
     code, out, err = run_cli(["--profile", str(tmp_path / "absent.yaml"), "chips"])
-    assert code == 2 and not out and "absent.yaml: cannot read" in err
+    assert code == 2 and not out and "absent.yaml: no such file" in err
 
 
 def test_model_level_measurements_become_cases_the_validator_predicts(catalog: Catalog) -> None:

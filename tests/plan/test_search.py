@@ -79,10 +79,12 @@ def test_evaluate_plan_matches_grid_evaluation(catalog: Catalog, job: TrainingJo
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("tp=eight", "tp: 'eight' is not a positive integer"),
-        ("foo=1", "key one of"),
+        ("tp=eight", "tp: 'eight' is not a whole number from 1 to 1,048,576"),
+        ("tp=99999999", "tp: 99999999 is not a whole number from 1 to 1,048,576"),
+        ("tp=8,pp=2,tp=4", "plan field tp is given twice"),
+        ("foo=1", "unknown key 'foo'; allowed: tp, pp"),
         ("recompute=some", "not one of none, selective, full"),
-        ("zero=5", "0, 1, 2 or 3"),
+        ("zero=5", "zero: 5 is not a whole number from 0 to 3"),
     ],
 )
 def test_parse_plan_errors_name_the_field(text: str, message: str) -> None:

@@ -1,5 +1,6 @@
 """Playwright drives Debian's Chromium through the UI: plan a job from the form, see its table and
-plot; a bad value shows a clear message. `make test` installs Chromium when it is missing."""
+plot, save it as a run; a bad value shows a clear message. `make test` installs Chromium when it
+is missing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
 from swarmscale.web.app import app
+from tests.web.conftest import count_runs
+
+SERVE = {
+    "model": "llama3-70b",
+    "chips": "h100-sxm,h20",
+    "rate": "10",
+    "input_len": "1000",
+    "output_len": "200",
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +34,7 @@ def base_url() -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(200):
+    for _ in range(600):  # startup waits for the compute workers to load the catalog
         if server.started:
             break
         time.sleep(0.05)
@@ -43,25 +53,35 @@ def page() -> Iterator[Page]:
         browser.close()
 
 
-def test_training_plan_from_the_form(page: Page, base_url: str) -> None:
+def test_training_plan_from_the_form_then_save(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/train")
     page.fill("#model", "llama3-8b")
+    page.fill("#chip", "h100-sxm")
     page.fill("#chips", "64")
     page.fill("#tokens", "1e12")
-    page.click("#plan")
+    page.click("#compute")
     expect(page.locator("#result")).to_be_visible(timeout=60_000)
     assert page.locator("#result tr").count() >= 2  # header and at least one plan
     expect(page.locator(".plotly-graph-div .main-svg").first).to_be_visible(timeout=30_000)
+    assert count_runs() == 0
+    page.click("#save-run")
+    expect(page.locator("h1")).to_contain_text("train run", timeout=60_000)
+    assert count_runs() == 1
+    run_id = page.url.rsplit("/", 1)[-1]
+    page.goto(f"{base_url}/runs")
+    expect(page.locator(f"a[href='/runs/{run_id}']")).to_be_visible()
 
 
 def test_bad_form_value_shows_a_message(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/train")
+    page.fill("#model", "llama3-8b")
+    page.fill("#chip", "h100-sxm")
     page.fill("#chips", "many")
-    page.click("#plan")
+    page.click("#compute")
     expect(page.locator(".error")).to_contain_text("chips: Input should be a valid integer")
     page.fill("#chips", "64")
     page.fill("#chip", "h1000")
-    page.click("#plan")
+    page.click("#compute")
     expect(page.locator(".error")).to_contain_text("unknown chip 'h1000'")
 
 
@@ -75,9 +95,10 @@ def test_catalog_comparison(page: Page, base_url: str) -> None:
 
 def test_serving_plan_from_the_form(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/serve")
-    page.fill("#chips", "h100-sxm,h20")
-    page.click("#plan")
+    for field, value in SERVE.items():
+        page.fill(f"#{field}", value)
+    page.click("#compute")
     expect(page.locator("#result")).to_contain_text("h20", timeout=60_000)
     page.fill("#rate", "-1")
-    page.click("#plan")
-    expect(page.locator(".error")).to_contain_text("rate: Input should be greater than 0")
+    page.click("#compute")
+    expect(page.locator(".error")).to_contain_text("rate: '-1' is out of range")

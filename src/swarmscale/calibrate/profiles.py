@@ -19,9 +19,9 @@ from pydantic import BaseModel
 
 from swarmscale.calibrate.derive import BYTES_PER_ELEMENT, Derivation, derive_efficiency
 from swarmscale.catalog import Catalog, CatalogError, Chip
-from swarmscale.catalog.loader import DATA_ROOT
+from swarmscale.catalog.loader import DATA_ROOT, MAX_YAML_BYTES
 from swarmscale.catalog.schemas import DeviceProfile, Measurement
-from swarmscale.files import write_text_atomic
+from swarmscale.files import read_text, write_text_atomic
 
 CEILING_GEMM = re.compile(r"^(bf16|fp16|fp8)_gemm_(\d+)_TFLOPs$")
 CEILING_COPY = "d2d_copy_GBps"
@@ -151,10 +151,7 @@ def _display(path: Path) -> str:
 
 def import_microbench(path: Path) -> DeviceRun:
     """Read a JSON-lines microbenchmark (env, ceilings and gemm rows, as in shared/reference)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
+    lines = read_text(path, MAX_YAML_BYTES, CatalogError).splitlines()
     measurements: list[Measurement] = []
     devices: set[str] = set()
     software: dict[str, str] = {}
@@ -164,6 +161,8 @@ def import_microbench(path: Path) -> DeviceRun:
         where = f"{path}:{number}"
         try:
             row = json.loads(line)
+        except RecursionError:
+            raise CatalogError(f"{where}: JSON nested too deeply") from None
         except json.JSONDecodeError as exc:
             raise CatalogError(f"{where}: not valid JSON: {exc.msg}") from exc
         if not isinstance(row, dict):

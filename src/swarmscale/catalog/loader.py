@@ -36,6 +36,7 @@ from swarmscale.catalog.schemas import (
     ScenarioSpec,
     System,
 )
+from swarmscale.files import read_text
 
 DATA_ROOT = Path(__file__).parent / "data"
 
@@ -44,6 +45,9 @@ DATA_ROOT = Path(__file__).parent / "data"
 # that sweep workers and the web server started from one command see the same choice.
 PROFILE_ENV = "SWARMSCALE_PROFILE"
 NO_PROFILE = "none"
+MAX_YAML_BYTES = 16 * 2**20
+MAX_YAML_DEPTH = 50  # catalog files nest about 6 deep
+MAX_YAML_NODES = 1_000_000
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -70,14 +74,65 @@ class UnknownIdError(KeyError):
         return self.message
 
 
+class YamlLimitError(yaml.YAMLError):
+    """A document past a bound of `BoundedSafeLoader`; the message gives the line."""
+
+
+class BoundedSafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with three checks made while composing, before any object is
+    built: nesting depth (deep documents would exhaust Python's stack), the number of nodes
+    once aliases are expanded (a few lines of nested aliases expand to billions), and
+    duplicate keys in a mapping (which PyYAML would otherwise let the last one win)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise YamlLimitError(f"line {line}: nested deeper than {MAX_YAML_DEPTH} levels")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        assert node is not None  # PyYAML returns a node or raises
+        if id(node) not in self._sizes:  # an alias returns a node already counted
+            self._sizes[id(node)] = self._expanded_size(node, line)
+        return node
+
+    def _expanded_size(self, node: yaml.Node, line: int) -> int:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    if key.value in seen:
+                        where = key.start_mark.line + 1
+                        raise YamlLimitError(f"line {where}: duplicate key {key.value!r}")
+                    seen.add(key.value)
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            return 1
+        size = 1 + sum(self._sizes[id(child)] for child in children)
+        if size > MAX_YAML_NODES:
+            raise YamlLimitError(
+                f"line {line}: expands to more than {MAX_YAML_NODES:,} values (aliases "
+                "repeated inside aliases?)"
+            )
+        return size
+
+
 def read_yaml(path: Path) -> Any:
-    """Parse one YAML file with the safe loader, naming the file in any error."""
+    """Parse one YAML file with the bounded safe loader, naming the file in any error."""
+    text = read_text(path, MAX_YAML_BYTES, CatalogError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=BoundedSafeLoader)
+    except YamlLimitError as exc:
+        raise CatalogError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
 
@@ -286,22 +341,15 @@ def _cross_check(catalog: Catalog, root: Path) -> None:
     if "default" not in catalog.efficiency:
         problems.append(f"{root}/efficiency: needs an entry that applies_to 'default'")
     for network in catalog.networks.values():
-        for site in network.sites:
-            for chip_id in site.inventory:
-                if chip_id not in catalog.chips:
-                    problems.append(
-                        f"{root}/networks: {network.id}: site {site.id}: unknown chip '{chip_id}'"
-                    )
-            if site.policy is not None and site.policy not in catalog.policies:
-                problems.append(
-                    f"{root}/networks: {network.id}: site {site.id}: unknown policy '{site.policy}'"
-                )
+        problems += network_problems(network, catalog, f"{root}/networks: {network.id}")
     for chip in catalog.chips.values():
         sibling = chip.same_silicon_as
         if sibling is not None and (sibling not in catalog.chips or sibling == chip.id):
             problems.append(
                 f"{root}/chips: chip '{chip.id}': same_silicon_as: unknown chip '{sibling}'"
             )
+    for policy in catalog.policies.values():
+        problems += policy_problems(policy, catalog.chips, f"{root}/policies: {policy.id}")
     for profile in catalog.profiles.values():
         if profile.chip not in catalog.chips:
             problems.append(f"{root}/profiles: {profile.id}: unknown chip '{profile.chip}'")
@@ -314,6 +362,32 @@ def _cross_check(catalog: Catalog, root: Path) -> None:
             seen[alias] = record.id
     if problems:
         raise CatalogError("\n".join(problems))
+
+
+def network_problems(network: Network, catalog: Catalog, origin: str) -> list[str]:
+    """Chips and policies a network's sites name that the catalog does not hold."""
+    problems = []
+    for site in network.sites:
+        for chip_id in site.inventory:
+            if chip_id not in catalog.chips:
+                problems.append(f"{origin}: site {site.id}: unknown chip '{chip_id}'")
+        if site.policy is not None and site.policy not in catalog.policies:
+            problems.append(f"{origin}: site {site.id}: unknown policy '{site.policy}'")
+    return problems
+
+
+def policy_problems(policy: Policy, chips: Mapping[str, Chip], origin: str) -> list[str]:
+    """Chip ids a policy's rules name that the catalog does not hold (a typo would otherwise
+    forbid or allow nothing, silently)."""
+    problems = []
+    for rule in policy.rules:
+        named = getattr(rule, "chips", ()) or getattr(rule, "allow_licensed", ())
+        for chip_id in named:
+            if chip_id not in chips:
+                close = difflib.get_close_matches(chip_id, list(chips), n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                problems.append(f"{origin}: rule '{rule.id}': unknown chip '{chip_id}'{hint}")
+    return problems
 
 
 def load_catalog(root: Path | None = None) -> Catalog:
@@ -424,9 +498,14 @@ def load_cases(path: Path) -> list[Case]:
 SHIPPED_CASES = DATA_ROOT / "cases"
 
 
-def load_policy(path: Path) -> Policy:
-    """The one policy in a user's YAML file (same format as catalog/data/policies/)."""
-    return parse_one_record(path, "policies", Policy)
+def load_policy(path: Path, catalog: Catalog) -> Policy:
+    """The one policy in a user's YAML file (same format as catalog/data/policies/), checked
+    against the catalog's chips."""
+    policy = parse_one_record(path, "policies", Policy)
+    problems = policy_problems(policy, catalog.chips, str(path))
+    if problems:
+        raise CatalogError("\n".join(problems))
+    return policy
 
 
 def load_fleet_request(path: Path) -> FleetRequest:
@@ -434,9 +513,14 @@ def load_fleet_request(path: Path) -> FleetRequest:
     return _parse_document(path, FleetRequest, "(request)", "with 'workload', 'offers', 'sites'")
 
 
-def load_network(path: Path) -> Network:
-    """The one network in a user's YAML file (same format as catalog/data/networks/)."""
-    return parse_one_record(path, "networks", Network)
+def load_network(path: Path, catalog: Catalog) -> Network:
+    """The one network in a user's YAML file (same format as catalog/data/networks/), checked
+    against the catalog's chips and policies."""
+    network = parse_one_record(path, "networks", Network)
+    problems = network_problems(network, catalog, str(path))
+    if problems:
+        raise CatalogError("\n".join(problems))
+    return network
 
 
 def load_scenario(path: Path) -> ScenarioSpec:

@@ -9,13 +9,44 @@ absent means the chip has no such feature (for example no FP8 unit).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from swarmscale.catalog.units import CANONICAL_UNIT, to_si
+from swarmscale.limits import (
+    MAX_BATCH_TOKENS,
+    MAX_BUDGET_USD,
+    MAX_CARBON_G_PER_KWH,
+    MAX_CHIPS,
+    MAX_DEADLINE_DAYS,
+    MAX_DRAWS,
+    MAX_ENERGY_PRICE,
+    MAX_GLOBAL_BATCH,
+    MAX_GRID_POINTS,
+    MAX_HOURS,
+    MAX_OUTPUT,
+    MAX_POWER_MW,
+    MAX_PRICE_USD,
+    MAX_PROMPT,
+    MAX_PUE,
+    MAX_RATE,
+    MAX_SEQ,
+    MAX_SITES,
+    MAX_SWEEP_EVALUATIONS,
+    MAX_TOKENS,
+)
 
 SourceKind = Literal["vendor", "paper", "measured", "estimate"]
 Precision = Literal["fp32", "tf32", "bf16", "fp8", "int8", "int4"]
@@ -25,12 +56,17 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
 DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 CatalogId = Annotated[str, Field(pattern=ID_PATTERN)]
 PartialDate = Annotated[str, Field(pattern=DATE_PATTERN)]
+# Architecture sizes: bounded so that plan enumeration (divisors of layers, heads) stays small.
+Layers = Annotated[int, Field(gt=0, le=10_000)]
+Heads = Annotated[int, Field(gt=0, le=10_000)]
+Width = Annotated[int, Field(gt=0, le=10_000_000)]
+Vocab = Annotated[int, Field(gt=0, le=100_000_000)]
 
 
 class Frozen(BaseModel):
-    """Base of every catalog record: immutable, and unknown keys are errors."""
+    """Base of every catalog record: immutable, unknown keys are errors, numbers are finite."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Quantity(Frozen):
@@ -272,13 +308,13 @@ class Model(Frozen):
     name: str
     family: Literal["dense", "moe"]
     source: str = Field(min_length=3)
-    layers: int = Field(gt=0)
-    d_model: int = Field(gt=0)
-    heads: int = Field(gt=0)
-    kv_heads: int = Field(gt=0)
-    head_dim: int | None = Field(default=None, gt=0)
-    ffn_hidden: int = Field(gt=0)
-    vocab: int = Field(gt=0)
+    layers: Layers
+    d_model: Width
+    heads: Heads
+    kv_heads: Heads
+    head_dim: Width | None = None
+    ffn_hidden: Width
+    vocab: Vocab
     activation: Literal["gelu", "swiglu"]
     norm: Literal["layernorm", "rmsnorm"] = "rmsnorm"
     position: Literal["rope", "learned", "alibi"] = "rope"
@@ -356,10 +392,16 @@ FRACTION_FACTORS = (
 )  # fmt: skip
 
 
-def _check_at_most_one(entry: BaseModel) -> None:
+def _check_fractions(entry: BaseModel) -> None:
+    """A fraction of peak is above zero (zero would make every kernel take forever) and, but
+    for gemm_memory, at most one."""
     for name in FRACTION_FACTORS:
         quantity = getattr(entry, name)
-        if name != "gemm_memory" and quantity is not None and (quantity.value or 0) > 1:
+        if quantity is None or quantity.value is None:
+            continue
+        if quantity.value <= 0:
+            raise ValueError(f"{name}: a fraction of peak must be above 0, got {quantity.value}")
+        if name != "gemm_memory" and quantity.value > 1:
             raise ValueError(f"{name}: a fraction of peak cannot exceed 1, got {quantity.value}")
 
 
@@ -397,8 +439,8 @@ class Efficiency(Frozen):
         )
 
     @model_validator(mode="after")
-    def _fractions_at_most_one(self) -> Efficiency:
-        _check_at_most_one(self)
+    def _fractions_in_range(self) -> Efficiency:
+        _check_fractions(self)
         return self
 
 
@@ -432,7 +474,7 @@ class EfficiencyEntry(Frozen):
 
     @model_validator(mode="after")
     def _fitted_are_given(self) -> EfficiencyEntry:
-        _check_at_most_one(self)
+        _check_fractions(self)
         for factor in self.fitted:
             if factor not in EFFICIENCY_FACTORS or getattr(self, factor) is None:
                 raise ValueError(f"fitted factor {factor!r} is not set in this entry")
@@ -564,15 +606,15 @@ Metric = Literal[
 class InlineArchitecture(Frozen):
     """A model given in a case file rather than by catalog id."""
 
-    layers: int = Field(gt=0)
-    d_model: int = Field(gt=0)
-    heads: int = Field(gt=0)
-    kv_heads: int = Field(gt=0)
-    ffn_hidden: int = Field(gt=0)
-    vocab: int = Field(gt=0)
+    layers: Layers
+    d_model: Width
+    heads: Heads
+    kv_heads: Heads
+    ffn_hidden: Width
+    vocab: Vocab
     activation: Literal["gelu", "swiglu"]
     tied_embeddings: bool = False
-    head_dim: int | None = Field(default=None, gt=0)
+    head_dim: Width | None = None
     norm: Literal["layernorm", "rmsnorm"] = "layernorm"
     position: Literal["rope", "learned", "alibi"] = "learned"
     linear_bias: bool = False
@@ -595,19 +637,21 @@ class Case(Frozen):
     model: str | None = None
     architecture: InlineArchitecture | None = None
     chip: str
-    chips: int = Field(gt=0)
+    chips: int = Field(gt=0, le=MAX_CHIPS)
     system: str | None = None
     precision: Literal["fp32", "bf16", "fp8", "int8", "int4"] = "bf16"
-    seq_len: int | None = Field(default=None, gt=0)
-    global_batch: int | None = Field(default=None, gt=0)
-    micro_batch: int | None = Field(default=None, gt=0)
-    tokens: float | None = Field(default=None, gt=0, description="training tokens, for chip_hours")
+    seq_len: int | None = Field(default=None, gt=0, le=MAX_SEQ)
+    global_batch: int | None = Field(default=None, gt=0, le=MAX_GLOBAL_BATCH)
+    micro_batch: int | None = Field(default=None, gt=0, le=MAX_GLOBAL_BATCH)
+    tokens: float | None = Field(
+        default=None, gt=0, le=MAX_TOKENS, description="training tokens, for chip_hours"
+    )
     plan: dict[str, int | str] | None = None
     software: CaseSoftware = CaseSoftware()
     phase: Literal["prefill", "decode", "end_to_end"] | None = None
-    batch: int | None = Field(default=None, gt=0)
-    input_len: int | None = Field(default=None, gt=0)
-    output_len: int | None = Field(default=None, gt=0)
+    batch: int | None = Field(default=None, gt=0, le=MAX_GLOBAL_BATCH)
+    input_len: int | None = Field(default=None, gt=0, le=MAX_PROMPT)
+    output_len: int | None = Field(default=None, gt=0, le=MAX_OUTPUT)
     measured: dict[Metric, float] = Field(min_length=1)
     split: Literal["fit", "test"] = "test"
     notes: str | None = None
@@ -639,16 +683,30 @@ class Case(Frozen):
                 raise ValueError("batch: a prefill or decode case needs it")
             if self.phase == "end_to_end" and self.output_len is None:
                 raise ValueError("output_len: an end_to_end case needs it")
-        if self.plan is not None:
-            unknown = set(self.plan) - set(PLAN_FIELDS)
-            if unknown:
-                raise ValueError(
-                    f"plan: unknown keys {sorted(unknown)}; allowed: {', '.join(PLAN_FIELDS)}"
-                )
+        for key, setting in (self.plan or {}).items():
+            problem = plan_field_problem(key, setting)
+            if problem:
+                raise ValueError(f"plan: {problem}")
         return self
 
 
 PLAN_FIELDS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "recompute", "schedule", "micro_batch")
+RECOMPUTE_NAMES = ("none", "selective", "full")
+SCHEDULE_NAMES = ("1f1b", "interleaved", "dualpipe")
+
+
+def plan_field_problem(key: str, value: object) -> str | None:
+    """What is wrong with one fixed plan field (None when nothing is), for case files and
+    `--plan`: a known key, a known recompute or schedule name, a whole number in range."""
+    if key not in PLAN_FIELDS:
+        return f"unknown key {key!r}; allowed: {', '.join(PLAN_FIELDS)}"
+    names = {"recompute": RECOMPUTE_NAMES, "schedule": SCHEDULE_NAMES}.get(key)
+    if names is not None:
+        return None if value in names else f"{key}: {value!r} is not one of {', '.join(names)}"
+    low, high = (0, 3) if key == "zero" else (1, MAX_CHIPS)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return f"{key}: {value!r} is not a whole number from {low} to {high:,}"
+    return None
 
 
 Workload = Literal["training", "inference"]
@@ -698,7 +756,7 @@ class CapRule(Frozen):
     kind: Literal["cap"]
     id: CatalogId
     what: Literal["power_mw", "budget_usd", "racks", "chips"]
-    value: float = Field(gt=0)
+    value: float = Field(gt=0, le=MAX_BUDGET_USD)
     source: str = Field(min_length=3)
 
 
@@ -730,9 +788,9 @@ class OfferSpec(Frozen):
     """A chip on offer in a fleet request; unset fields come from the catalog."""
 
     chip: str
-    available: int | None = Field(default=None, ge=0)
-    price_usd: float | None = Field(default=None, gt=0)
-    lead_time_days: float = Field(default=0.0, ge=0)
+    available: int | None = Field(default=None, ge=0, le=MAX_CHIPS)
+    price_usd: float | None = Field(default=None, gt=0, le=MAX_PRICE_USD)
+    lead_time_days: float = Field(default=0.0, ge=0, le=MAX_DEADLINE_DAYS)
     system: str | None = None
 
 
@@ -740,9 +798,9 @@ class SiteSpec(Frozen):
     """A site in a fleet request: power cap, local power price and PUE, its own policies."""
 
     id: CatalogId
-    power_cap_mw: float | None = Field(default=None, gt=0)
-    energy_price_usd_per_kwh: float | None = Field(default=None, ge=0)
-    pue: float | None = Field(default=None, ge=1.0)
+    power_cap_mw: float | None = Field(default=None, gt=0, le=MAX_POWER_MW)
+    energy_price_usd_per_kwh: float | None = Field(default=None, ge=0, le=MAX_ENERGY_PRICE)
+    pue: float | None = Field(default=None, ge=1.0, le=MAX_PUE)
     policies: tuple[str, ...] = ()
 
 
@@ -751,17 +809,19 @@ class WorkloadSpec(Frozen):
 
     kind: Workload
     model: str
-    tokens: float | None = Field(default=None, gt=0)
-    deadline_days: float | None = Field(default=None, gt=0)
-    seq_len: int = Field(default=4096, gt=0)
-    batch_tokens: float = Field(default=4e6, gt=0)
-    rate: float | None = Field(default=None, gt=0)
-    input_len: int | None = Field(default=None, gt=0)
-    output_len: int | None = Field(default=None, gt=0)
-    ttft_s: float = Field(default=2.0, gt=0)
-    tpot_s: float = Field(default=0.05, gt=0)
+    tokens: float | None = Field(default=None, gt=0, le=MAX_TOKENS)
+    deadline_days: float | None = Field(default=None, gt=0, le=MAX_DEADLINE_DAYS)
+    seq_len: int = Field(default=4096, gt=0, le=MAX_SEQ)
+    batch_tokens: float = Field(default=4e6, gt=0, le=MAX_BATCH_TOKENS)
+    rate: float | None = Field(default=None, gt=0, le=MAX_RATE)
+    input_len: int | None = Field(default=None, gt=0, le=MAX_PROMPT)
+    output_len: int | None = Field(default=None, gt=0, le=MAX_OUTPUT)
+    ttft_s: float = Field(default=2.0, gt=0, le=600)
+    tpot_s: float = Field(default=0.05, gt=0, le=10)
     precision: Literal["bf16", "fp8", "int8", "int4"] = "fp8"
-    hours: float = Field(default=8760.0, gt=0, description="serving horizon for costs")
+    hours: float = Field(
+        default=8760.0, gt=0, le=MAX_HOURS, description="serving horizon for costs"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> WorkloadSpec:
@@ -773,6 +833,16 @@ class WorkloadSpec(Frozen):
         for name in needed:
             if getattr(self, name) is None:
                 raise ValueError(f"{name}: a {self.kind} workload needs it")
+        if self.batch_tokens < self.seq_len:
+            raise ValueError(
+                f"batch_tokens: {self.batch_tokens:g} is less than one sequence of "
+                f"{self.seq_len} tokens"
+            )
+        if self.tokens is not None and self.tokens < self.batch_tokens:
+            raise ValueError(
+                f"tokens: {self.tokens:g} is less than one optimizer step of "
+                f"{self.batch_tokens:g} tokens"
+            )
         return self
 
 
@@ -781,7 +851,19 @@ class FleetRequest(Frozen):
 
     workload: WorkloadSpec
     offers: tuple[OfferSpec, ...] = ()
-    sites: tuple[SiteSpec, ...] = ()
+    sites: tuple[SiteSpec, ...] = Field(default=(), max_length=MAX_SITES)
+
+    @model_validator(mode="after")
+    def _unique(self) -> FleetRequest:
+        _no_repeats("offers", [offer.chip for offer in self.offers], "chip")
+        _no_repeats("sites", [site.id for site in self.sites], "id")
+        return self
+
+
+def _no_repeats(field: str, values: list[str], key: str) -> None:
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise ValueError(f"{field}: {key} {', '.join(map(repr, repeated))} appears more than once")
 
 
 class NetworkSite(Frozen):
@@ -791,12 +873,12 @@ class NetworkSite(Frozen):
     id: CatalogId
     region: str
     inventory: dict[str, int] = Field(min_length=1, description="chip id -> chips")
-    pue: float = Field(ge=1.0)
+    pue: float = Field(ge=1.0, le=MAX_PUE)
     power_price_usd_per_kwh: float | tuple[float, ...] = Field(
         description="flat, or 24 hourly prices (hour 0 first)"
     )
-    carbon_g_per_kwh: float = Field(ge=0)
-    power_cap_mw: float | None = Field(default=None, gt=0)
+    carbon_g_per_kwh: float = Field(ge=0, le=MAX_CARBON_G_PER_KWH)
+    power_cap_mw: float | None = Field(default=None, gt=0, le=MAX_POWER_MW)
     policy: str | None = None
     source: str | None = None
 
@@ -806,16 +888,16 @@ class NetworkSite(Frozen):
         prices = value if isinstance(value, tuple) else (value,)
         if isinstance(value, tuple) and len(value) != 24:
             raise ValueError("hourly prices need 24 values, hour 0 first")
-        if any(price < 0 for price in prices):
-            raise ValueError("prices must not be negative")
+        if any(not 0 <= price <= MAX_ENERGY_PRICE for price in prices):
+            raise ValueError(f"prices must be from 0 to {MAX_ENERGY_PRICE:g} USD per kWh")
         return value
 
     @field_validator("inventory")
     @classmethod
     def _counts(cls, value: dict[str, int]) -> dict[str, int]:
         for chip, count in value.items():
-            if count < 0:
-                raise ValueError(f"inventory of {chip} must not be negative")
+            if not 0 <= count <= MAX_CHIPS:
+                raise ValueError(f"inventory of {chip} must be from 0 to {MAX_CHIPS:,} chips")
         return value
 
 
@@ -824,8 +906,8 @@ class WanLink(Frozen):
 
     a: str
     b: str
-    bandwidth_gbps: float = Field(gt=0)
-    latency_ms: float = Field(ge=0)
+    bandwidth_gbps: float = Field(gt=0, le=1e7)
+    latency_ms: float = Field(ge=0, le=10_000)
 
 
 class Network(Frozen):
@@ -835,7 +917,7 @@ class Network(Frozen):
     name: str
     source: str = Field(min_length=3)
     kind: SourceKind
-    sites: tuple[NetworkSite, ...] = Field(min_length=1)
+    sites: tuple[NetworkSite, ...] = Field(min_length=1, max_length=MAX_SITES)
     links: tuple[WanLink, ...] = ()
     notes: str | None = None
 
@@ -851,17 +933,45 @@ class Network(Frozen):
         return self
 
 
+GRID_KEYS = ("model", "chip", "chips", "tokens", "seq_len", "batch_tokens", "system")
+
+
 class ScenarioSpec(Frozen):
-    """A sweep scenario file: a training job, a grid of inputs, uncertain catalog numbers."""
+    """A sweep scenario file: a training job, a grid of inputs, uncertain catalog numbers.
+    Every grid point is held to the same bounds as the base job, and points x draws to
+    `MAX_SWEEP_EVALUATIONS`."""
 
     model: str
     chip: str
-    chips: int = Field(gt=0)
-    tokens: float = Field(gt=0)
-    seq_len: int = Field(default=4096, gt=0)
-    batch_tokens: float = Field(default=4e6, gt=0)
+    chips: int = Field(gt=0, le=MAX_CHIPS)
+    tokens: float = Field(gt=0, le=MAX_TOKENS)
+    seq_len: int = Field(default=4096, gt=0, le=MAX_SEQ)
+    batch_tokens: float = Field(default=4e6, gt=0, le=MAX_BATCH_TOKENS)
     system: str | None = None
     grid: dict[str, list[Any]] = Field(default_factory=dict)
-    uncertain: tuple[str, ...] | None = None
-    draws: int = Field(default=200, gt=0, le=100_000)
-    seed: int = 0
+    uncertain: tuple[str, ...] | None = Field(default=None, max_length=64)
+    draws: int = Field(default=200, gt=0, le=MAX_DRAWS)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+
+    @model_validator(mode="after")
+    def _grid_points_valid(self) -> ScenarioSpec:
+        unknown = sorted(set(self.grid) - set(GRID_KEYS))
+        if unknown:
+            raise ValueError(f"grid: keys {unknown} cannot vary; allowed: {', '.join(GRID_KEYS)}")
+        points = math.prod(len(values) for values in self.grid.values())
+        if points > MAX_GRID_POINTS:
+            raise ValueError(f"grid: {points:,} points; at most {MAX_GRID_POINTS:,}")
+        if points * self.draws > MAX_SWEEP_EVALUATIONS:
+            raise ValueError(
+                f"draws: {points:,} grid points x {self.draws:,} draws is more than "
+                f"{MAX_SWEEP_EVALUATIONS:,} evaluations"
+            )
+        base = self.model_dump(exclude={"grid"})
+        for key, values in self.grid.items():
+            for value in values:
+                try:
+                    ScenarioSpec.model_validate({**base, key: value})
+                except ValidationError as exc:
+                    reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                    raise ValueError(f"grid: {key} = {value!r}: {reason}") from None
+        return self

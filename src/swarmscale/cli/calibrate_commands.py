@@ -29,6 +29,7 @@ from swarmscale.calibrate.profiles import (
 from swarmscale.catalog import default_catalog
 from swarmscale.catalog.schemas import EFFICIENCY_FACTORS, DeviceProfile
 from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.files import check_output_path
 
 
 def _measure(quick: bool) -> DeviceRun:
@@ -94,6 +95,9 @@ def calibrate(
     ] = False,
 ) -> None:
     """Measure the GPU with PyTorch and write a device profile of measured efficiencies."""
+    for path, name in ((out, "--out"), (cases_out, "--cases-out")):
+        if path is not None:
+            check_output_path(path, name, (".yaml", ".yml"))
     run = import_microbench(import_file) if import_file is not None else _measure(quick)
     catalog = default_catalog()
     measured_chip = catalog.chip(chip) if chip else chip_for_device(catalog, run.device_name)

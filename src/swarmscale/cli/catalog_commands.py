@@ -7,16 +7,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from swarmscale.api.inputs import TrainInput
+from swarmscale.api.serve import serving_design
+from swarmscale.api.train import plan_training
 from swarmscale.catalog import Chip, Model, default_catalog
 from swarmscale.catalog.audit import audit
 from swarmscale.catalog.schemas import EFFICIENCY_FACTORS
 from swarmscale.catalog.units import from_si
 from swarmscale.cli.output import console, fmt, fmt_ratio, print_json
-from swarmscale.cli.serve_commands import serving_design
-from swarmscale.cli.train_commands import plan_training
 from swarmscale.perf.params import count_params
 from swarmscale.plan.serving import ServingTarget
-from swarmscale.plan.swarm import batch_sequences
 from swarmscale.report.specs import HEADLINE_FIELDS, SPEC_FIELDS, compare, fields_named
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -355,19 +355,17 @@ def headline() -> None:
     for header in ("chip", "system", "best plan", "MFU", "days", "MW", "MWh", "cost $M"):
         table.add_column(header)
     for chip_id, system_id in fleets:
-        _, search_result = plan_training(
-            model_id,
-            chip_id,
-            count,
-            tokens,
-            seq,
-            batch_sequences(batch_tokens, seq),
-            "bf16",
-            system_id,
-            "time",
-            None,
-            1,
+        query = TrainInput(
+            model=model_id,
+            chip=chip_id,
+            chips=count,
+            tokens=tokens,
+            seq=seq,
+            global_batch_tokens=batch_tokens,
+            system=system_id,
+            top=1,
         )
+        _, search_result = plan_training(query)
         best = search_result.best
         if best is None:
             table.add_row(chip_id, system_id or "-", "no feasible plan", "", "", "", "", "")
@@ -391,8 +389,8 @@ def headline() -> None:
 
 def _headline_policy() -> None:
     """The cheapest fleet for a 90-day training run under the 70% domestic rule, and without."""
+    from swarmscale.api.fleet import fleet_answer
     from swarmscale.catalog.schemas import FleetRequest, WorkloadSpec
-    from swarmscale.cli.policy_commands import fleet_answer
 
     catalog = default_catalog()
     spec = WorkloadSpec(kind="training", model="llama3-70b", tokens=15e12, deadline_days=90)

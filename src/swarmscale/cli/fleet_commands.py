@@ -8,11 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from swarmscale.api.inputs import EquivInput, InputError, MixedInput, SwarmInput
+from swarmscale.api.serve import inference_job
 from swarmscale.catalog import default_catalog
+from swarmscale.cli.options import option, parse_counted, parse_options
 from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.cli.serve_commands import LENGTH_FLAGS
 from swarmscale.cli.train_commands import DEFAULT_BATCH_TOKENS, DEFAULT_SEQ
+from swarmscale.files import PLOT_SUFFIXES, check_output_path, write_text_atomic
 from swarmscale.hardware import Cluster, build_cluster
-from swarmscale.plan.equiv import serving_equivalence, training_equivalence
+from swarmscale.plan.equiv import MAX_FACTOR, serving_equivalence, training_equivalence
 from swarmscale.plan.hetero import plan_mixed
 from swarmscale.plan.serving import ServingTarget
 from swarmscale.plan.swarm import (
@@ -21,25 +26,20 @@ from swarmscale.plan.swarm import (
     points_table,
     swarm_sweep,
 )
-from swarmscale.workload import InferenceJob, TrainingJob
+from swarmscale.workload import TrainingJob
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
-def parse_fleet(text: str) -> list[tuple[str, int, str | None]]:
-    """`a100-sxm-80gb:512,h800-sxm:256@hgx-h800-8` -> [(chip, count, system), ...]."""
-    fleet = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        spec, _, system = item.partition("@")
-        chip, sep, count = spec.partition(":")
-        if not sep or not count.isdigit() or int(count) < 1:
-            raise ValueError(
-                f"--fleet item {item!r}: expected CHIP:COUNT[@SYSTEM], e.g. h800-sxm:256@hgx-h800-8"
-            )
-        fleet.append((chip.strip(), int(count), system.strip() or None))
-    if not fleet:
-        raise ValueError("--fleet is empty; expected CHIP:COUNT[,CHIP:COUNT...]")
-    return fleet
+def parse_reference(text: str) -> tuple[str, int, str | None]:
+    """`--ref h100-sxm:1024@hgx-h100-8` -> (chip, count, system): exactly one fleet item."""
+    items = parse_counted(text, "--ref", "SYSTEM")
+    if len(items) != 1:
+        raise InputError(
+            f"--ref takes one CHIP:COUNT[@SYSTEM], e.g. h100-sxm:1024@hgx-h100-8; got "
+            f"{len(items)} items in {text!r}"
+        )
+    return items[0]
 
 
 def _job(model: str, seq: int, batch_tokens: float, tokens: float | None) -> TrainingJob:
@@ -48,20 +48,22 @@ def _job(model: str, seq: int, batch_tokens: float, tokens: float | None) -> Tra
 
 
 def mixed(
-    model: Annotated[str, typer.Option(help="Model id.")],
+    model: Annotated[str, option(MixedInput, "model")],
     fleet: Annotated[str, typer.Option(help="CHIP:COUNT[@SYSTEM], comma separated.")],
-    tokens: Annotated[float | None, typer.Option(help="Training tokens.")] = None,
-    seq: Annotated[int, typer.Option(min=1, help="Sequence length.")] = DEFAULT_SEQ,
-    global_batch_tokens: Annotated[float, typer.Option(help="Tokens per step.")] = (
+    tokens: Annotated[float | None, option(MixedInput, "tokens")] = None,
+    seq: Annotated[int, option(MixedInput, "seq")] = DEFAULT_SEQ,
+    global_batch_tokens: Annotated[float, option(MixedInput, "global_batch_tokens")] = (
         DEFAULT_BATCH_TOKENS
     ),
     as_json: JsonFlag = False,
 ) -> None:
     """Train one job on several chip kinds at once; compare with the sum of the parts."""
+    query = parse_options(MixedInput, locals())
     catalog = default_catalog()
-    job = _job(model, seq, global_batch_tokens, tokens)
+    job = _job(model, seq, query.global_batch_tokens, query.tokens)
     clusters: list[Cluster] = [
-        build_cluster(catalog, chip, count, system) for chip, count, system in parse_fleet(fleet)
+        build_cluster(catalog, chip, count, system)
+        for chip, count, system in parse_counted(fleet, "--fleet", "SYSTEM")
     ]
     with error_console.status("balancing the fleet"):
         result = plan_mixed(job, clusters)
@@ -100,27 +102,30 @@ def mixed(
 
 
 def swarm(
-    model: Annotated[str, typer.Option(help="Model id.")],
-    chip: Annotated[str, typer.Option(help="Chip id of the swarm.")],
-    max_chips: Annotated[float, typer.Option(help="Largest swarm, e.g. 1e6.")] = 1e6,
-    system: Annotated[str | None, typer.Option(help="Scale-up system of the swarm.")] = None,
+    model: Annotated[str, option(SwarmInput, "model")],
+    chip: Annotated[str, option(SwarmInput, "chip")],
+    max_chips: Annotated[float, option(SwarmInput, "max_chips")] = SwarmInput.default("max_chips"),
+    system: Annotated[str | None, option(SwarmInput, "system")] = None,
     reference: Annotated[str | None, typer.Option(help="Reference CHIP[@SYSTEM].")] = (
         "h100-sxm@hgx-h100-8"
     ),
-    seq: Annotated[int, typer.Option(min=1, help="Sequence length.")] = DEFAULT_SEQ,
-    global_batch_tokens: Annotated[float, typer.Option(help="Smallest batch, tokens.")] = (
+    seq: Annotated[int, option(SwarmInput, "seq")] = DEFAULT_SEQ,
+    global_batch_tokens: Annotated[float, option(SwarmInput, "global_batch_tokens")] = (
         DEFAULT_BATCH_TOKENS
     ),
-    tokens_per_chip: Annotated[int, typer.Option(help="Batch tokens per chip at scale.")] = (
+    tokens_per_chip: Annotated[int, option(SwarmInput, "tokens_per_chip")] = (
         DEFAULT_TOKENS_PER_CHIP
     ),
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of the curves here.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Throughput, goodput, power and cost of one job from 64 to a million chips."""
+    query = parse_options(SwarmInput, locals())
+    if plot is not None:
+        check_output_path(plot, "--plot", PLOT_SUFFIXES)
     catalog = default_catalog()
-    job = _job(model, seq, global_batch_tokens, None)
-    top = int(max_chips)
+    job = _job(model, seq, query.global_batch_tokens, None)
+    top = int(query.max_chips)
     series: dict[str, Any] = {}
     runs = [(chip, system)]
     if reference:
@@ -163,66 +168,87 @@ def swarm(
         console.print(f"plot: {plot}")
 
 
+def _fleet_label(chip: str, system: str | None) -> str:
+    return chip if system is None else f"{chip}@{system}"
+
+
 def equiv(
-    reference: Annotated[str, typer.Option("--ref", help="CHIP:COUNT, e.g. h100-sxm:100.")],
-    candidate: Annotated[str, typer.Option(help="Candidate chip id.")],
-    model: Annotated[str, typer.Option(help="Model id.")],
+    reference: Annotated[
+        str, typer.Option("--ref", help="CHIP:COUNT[@SYSTEM], e.g. h100-sxm:1024@hgx-h100-8.")
+    ],
+    candidate: Annotated[str, option(EquivInput, "candidate")],
+    model: Annotated[str, option(EquivInput, "model")],
+    system: Annotated[
+        str | None,
+        typer.Option(help="Candidate's scale-up system id; default the chip's own, as in train."),
+    ] = None,
     serve: Annotated[bool, typer.Option(help="Match serving throughput instead of training.")] = (
         False
     ),
-    seq: Annotated[int, typer.Option(min=1, help="Training sequence length.")] = DEFAULT_SEQ,
-    global_batch_tokens: Annotated[float, typer.Option(help="Training tokens per step.")] = (
+    seq: Annotated[int, option(EquivInput, "seq")] = DEFAULT_SEQ,
+    global_batch_tokens: Annotated[float, option(EquivInput, "global_batch_tokens")] = (
         DEFAULT_BATCH_TOKENS
     ),
-    input_len: Annotated[int, typer.Option("--input", help="Serving prompt tokens.")] = 2000,
-    output_len: Annotated[int, typer.Option("--output", help="Serving output tokens.")] = 300,
-    ttft: Annotated[float, typer.Option(help="Serving TTFT target, s.")] = 2.0,
-    tpot: Annotated[float, typer.Option(help="Serving TPOT target, s.")] = 0.05,
-    precision: Annotated[str, typer.Option(help="Serving weights: bf16, fp8, int8, int4.")] = (
-        "bf16"
+    input_len: Annotated[int, option(EquivInput, "input_len", "--input")] = EquivInput.default(
+        "input_len"
     ),
+    output_len: Annotated[int, option(EquivInput, "output_len", "--output")] = (
+        EquivInput.default("output_len")
+    ),
+    ttft: Annotated[float, option(EquivInput, "ttft")] = EquivInput.default("ttft"),
+    tpot: Annotated[float, option(EquivInput, "tpot")] = EquivInput.default("tpot"),
+    precision: Annotated[str, option(EquivInput, "precision")] = EquivInput.default("precision"),
     as_json: JsonFlag = False,
 ) -> None:
-    """How many candidate chips match a reference fleet, with power, cost and floor ratios."""
+    """Fewest candidate chips that match a reference fleet, with time, power, cost and floor
+    ratios (the same computation as `swarmscale claims`)."""
+    query = parse_options(EquivInput, locals(), LENGTH_FLAGS)
     catalog = default_catalog()
-    ((ref_chip, ref_count, ref_system),) = parse_fleet(reference)
+    ref_chip, ref_count, ref_system = parse_reference(reference)
     with error_console.status("searching candidate counts"):
         if serve:
-            if precision not in ("bf16", "fp8", "int8", "int4"):
-                raise ValueError(f"--precision must be bf16, fp8, int8 or int4, got {precision!r}")
-            job = InferenceJob(
-                catalog.model(model),
-                precision,  # type: ignore[arg-type]
-                kv_bytes=1.0 if precision in ("fp8", "int8") else 2.0,
+            job = inference_job(model, query.precision)
+            target = ServingTarget(1.0, query.input_len, query.output_len, query.ttft, query.tpot)
+            result = serving_equivalence(
+                catalog,
+                job,
+                target,
+                ref_chip,
+                ref_count,
+                candidate,
+                reference_system=ref_system,
+                candidate_system=system,
             )
-            target = ServingTarget(1.0, input_len, output_len, ttft, tpot)
-            result = serving_equivalence(catalog, job, target, ref_chip, ref_count, candidate)
         else:
             result = training_equivalence(
                 catalog,
-                _job(model, seq, global_batch_tokens, None),
+                _job(model, seq, query.global_batch_tokens, None),
                 ref_chip,
                 ref_count,
                 candidate,
                 ref_system,
+                system,
             )
     if as_json:
         print_json(result.as_dict())
         return
+    ref_label = _fleet_label(result.reference, result.reference_system)
+    cand_label = _fleet_label(result.candidate, result.candidate_system)
     if result.candidate_chips is None:
         console.print(
-            f"no number of {result.candidate} up to 64x matches {ref_count} "
-            f"{result.reference} for {result.workload}"
+            f"no number of {cand_label} up to {MAX_FACTOR}x matches {ref_count:,} "
+            f"{ref_label} for {result.workload}"
         )
         return
     cost = (
         "n/a (no comparable prices)" if result.cost_ratio is None else f"x{fmt(result.cost_ratio)}"
     )
     console.print(
-        f"{result.workload}: {result.candidate_chips:,} {result.candidate} ~ "
-        f"{ref_count:,} {result.reference} ({fmt(result.chips_ratio)} per reference "
-        f"chip); power x{fmt(result.power_ratio)}, floor space "
-        f"x{fmt(result.floor_ratio)}, cost {cost}"
+        f"{result.workload}: {result.candidate_chips:,} {cand_label} ~ {ref_count:,} "
+        f"{ref_label} ({fmt(result.chips_ratio)} per reference chip); {result.metric} "
+        f"{fmt(result.candidate_value)} vs {fmt(result.reference_value)}, time "
+        f"x{result.time_ratio:.3f}; IT power (hosts and network included) "
+        f"x{fmt(result.power_ratio)}, floor space x{fmt(result.floor_ratio)}, cost {cost}"
     )
 
 
@@ -235,15 +261,24 @@ def claims(
 
     from swarmscale.report.claims import claims_markdown, evaluate_claims
 
+    if markdown is not None:
+        check_output_path(markdown, "--markdown", (".md",))
+
     with error_console.status("checking claims"):
         results = evaluate_claims(default_catalog())
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(
-            claims_markdown(results, f"swarmscale claims --markdown {markdown}"), encoding="utf-8"
+        write_text_atomic(
+            markdown, claims_markdown(results, f"swarmscale claims --markdown {markdown}")
         )
     if as_json:
-        print_json({"claims": [dataclasses.asdict(result) for result in results]})
+        claims = [
+            {
+                **dataclasses.asdict(result),
+                "equivalences": [item.as_dict() for item in result.equivalences],
+            }
+            for result in results
+        ]
+        print_json({"claims": claims})
         return
     table = Table(title="The articles' claims")
     for header in ("claim", "claimed", "swarmscale", "verdict"):

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from swarmscale.catalog import default_catalog
 from swarmscale.cli.output import console, error_console, fmt, print_json
+from swarmscale.files import OutputPathError, check_folder, check_output_path
 from swarmscale.store import ResultsStore, StoreError, flatten
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -33,7 +34,7 @@ def record_run(
 @runs_app.command("list")
 def runs_list(
     verb: Annotated[str | None, typer.Option(help="Only runs of this verb.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Most recent N.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Most recent N.")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """Recent runs, newest first."""
@@ -141,5 +142,11 @@ def report(
 
     if html_path is None and png_dir is None:
         raise typer.BadParameter("give --html FILE, --png DIR or both")
+    if html_path is not None:
+        check_output_path(html_path, "--html", (".html", ".htm"))
+    if png_dir is not None:
+        if png_dir.exists() and not png_dir.is_dir():
+            raise OutputPathError(f"--png: {png_dir} is a file; give a folder")
+        check_folder(png_dir, "--png")
     for path in write_report(ResultsStore().get(run_id), html_path, png_dir):
         console.print(f"wrote {path}")

@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
+from swarmscale.api.inputs import InputError, SweepOverrides
 from swarmscale.catalog import default_catalog
-from swarmscale.catalog.loader import load_scenario
+from swarmscale.catalog.loader import format_validation_error, load_scenario
+from swarmscale.catalog.schemas import ScenarioSpec
+from swarmscale.cli.options import option, parse_options
 from swarmscale.cli.output import console, error_console, fmt, print_json
 from swarmscale.cli.runs_commands import record_run
 from swarmscale.sweep.executors import run_local, run_ray
@@ -38,25 +42,36 @@ def run_sweep(
     return [summarise(result) for result in results]
 
 
+def with_overrides(spec: ScenarioSpec, overrides: SweepOverrides, path: Path) -> ScenarioSpec:
+    """The scenario with the command line's draws and seed, held to the file's own limits."""
+    changes = {
+        key: value
+        for key, value in (("draws", overrides.draws), ("seed", overrides.seed))
+        if value is not None
+    }
+    try:
+        return ScenarioSpec.model_validate({**spec.model_dump(), **changes})
+    except ValidationError as exc:
+        raise InputError(format_validation_error(path, "(scenario with overrides)", exc)) from exc
+
+
 def sweep(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML.")],
-    draws: Annotated[int | None, typer.Option(help="Override the file's draw count.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Override the file's seed.")] = None,
+    draws: Annotated[int | None, option(SweepOverrides, "draws")] = None,
+    seed: Annotated[int | None, option(SweepOverrides, "seed")] = None,
     ray: Annotated[bool, typer.Option("--ray", help="Run on a local Ray instance.")] = False,
     ray_address: Annotated[str | None, typer.Option(help="Run on this Ray cluster.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 2,
+    workers: Annotated[int, option(SweepOverrides, "workers")] = SweepOverrides.default("workers"),
     as_json: JsonFlag = False,
 ) -> None:
     """P10/P50/P90 of time, cost and energy per grid point, and which inputs matter most."""
     started = time.perf_counter()
-    spec = load_scenario(scenario_file)
+    overrides = parse_options(SweepOverrides, locals())
+    spec = with_overrides(load_scenario(scenario_file), overrides, scenario_file)
     fields = spec.model_dump()
     fields["uncertain"] = tuple(spec.uncertain) if spec.uncertain else DEFAULT_UNCERTAIN
     scenario = Scenario(**fields)
-    scenario = dataclasses.replace(
-        scenario, draws=draws or scenario.draws, seed=scenario.seed if seed is None else seed
-    )
-    summaries = run_sweep(scenario, ray, ray_address, workers)
+    summaries = run_sweep(scenario, ray, ray_address, overrides.workers)
     payload: dict[str, Any] = {"scenario": dataclasses.asdict(scenario), "points": summaries}
     payload["run_id"] = record_run("sweep", payload["scenario"], {"points": summaries}, started)
     if as_json:

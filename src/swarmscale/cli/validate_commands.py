@@ -13,6 +13,7 @@ from swarmscale.catalog import default_catalog
 from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
 from swarmscale.catalog.schemas import Case
 from swarmscale.cli.output import console, error_console, print_json
+from swarmscale.files import check_output_path, write_text_atomic
 from swarmscale.report.validation import profile_section, validation_markdown
 from swarmscale.validate.fit import FitResult, fit_factor
 from swarmscale.validate.runner import CaseResult, profile_pairs, run_case, summarize
@@ -61,6 +62,8 @@ def validate(
     ] = None,
 ) -> None:
     """Predict every case and print measured vs predicted with the signed error."""
+    if markdown is not None:
+        check_output_path(markdown, "--markdown", (".md",))
     cases = _load(cases_files)
     results = _run_with_progress(cases)
     summary = summarize(results)
@@ -70,8 +73,7 @@ def validate(
         pairs = profile_pairs(cases, results, default_catalog())
         profile_lines = profile_section(pairs, single)
         text = validation_markdown(results, _catalog_fits(cases), command, profile_lines)
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(text, encoding="utf-8")
+        write_text_atomic(markdown, text)
     if as_json:
         print_json({"cases": [result.as_dict() for result in results], "summary": summary})
         return

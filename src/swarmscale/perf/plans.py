@@ -14,10 +14,12 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from swarmscale.catalog.schemas import RECOMPUTE_NAMES, SCHEDULE_NAMES, plan_field_problem
+
 Recompute = Literal["none", "selective", "full"]
 Schedule = Literal["1f1b", "interleaved", "dualpipe"]
-RECOMPUTE_CODES: dict[str, int] = {"none": 0, "selective": 1, "full": 2}
-SCHEDULE_CODES: dict[str, int] = {"1f1b": 0, "interleaved": 1, "dualpipe": 2}
+RECOMPUTE_CODES: dict[str, int] = {name: code for code, name in enumerate(RECOMPUTE_NAMES)}
+SCHEDULE_CODES: dict[str, int] = {name: code for code, name in enumerate(SCHEDULE_NAMES)}
 PLAN_KEYS = ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "recompute", "zero", "schedule")
 
 
@@ -119,30 +121,16 @@ def parse_plan(text: str) -> dict[str, int | str]:
     """Parse `tp=8,pp=16,recompute=full` into fixed plan fields, with errors naming the field."""
     fixed: dict[str, int | str] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        key, value = key.strip().replace("-", "_"), value.strip()
-        if key == "mb":
-            key = "micro_batch"
-        if not sep or key not in PLAN_KEYS:
-            raise ValueError(
-                f"plan item {item!r}: expected key=value with key one of {', '.join(PLAN_KEYS)}"
-            )
-        if key == "recompute":
-            if value not in RECOMPUTE_CODES:
-                raise ValueError(
-                    f"plan field recompute: {value!r} is not one of {', '.join(RECOMPUTE_CODES)}"
-                )
-            fixed[key] = value
-        elif key == "schedule":
-            if value not in SCHEDULE_CODES:
-                raise ValueError(
-                    f"plan field schedule: {value!r} is not one of {', '.join(SCHEDULE_CODES)}"
-                )
-            fixed[key] = value
-        else:
-            if not value.isdigit() or int(value) < (0 if key == "zero" else 1):
-                raise ValueError(f"plan field {key}: {value!r} is not a positive integer")
-            if key == "zero" and int(value) > 3:
-                raise ValueError("plan field zero: must be 0, 1, 2 or 3")
-            fixed[key] = int(value)
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip().replace("-", "_"), raw.strip()
+        key = "micro_batch" if key == "mb" else key
+        if not sep:
+            raise ValueError(f"plan item {item!r}: expected key=value")
+        if key in fixed:
+            raise ValueError(f"plan field {key} is given twice; give each field once")
+        value: int | str = int(raw) if raw.isdigit() else raw
+        problem = plan_field_problem(key, value)
+        if problem:
+            raise ValueError(f"plan field {problem}")
+        fixed[key] = value
     return fixed

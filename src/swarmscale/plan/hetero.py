@@ -125,27 +125,25 @@ def _balanced(
     """Rebalance shares to measured rates for a few rounds at each granularity; keep the split
     whose slowest kind is fastest."""
     best: tuple[float, list[KindShare | None], dict[str, str], list[float]] | None = None
+    failures = {c.chip.id: "no feasible plan" for c in clusters}
     for unit in _share_units(job.global_batch, len(clusters)):
         current = list(rates)
         for _ in range(BALANCING_ROUNDS):
             kinds, reasons = _balance(job, clusters, current, unit)
-            current = [kind.sequences_per_s if kind else 0.0 for kind in kinds]
-            steps = [kind.step_s for kind in kinds if kind]
-            if not steps:
-                continue
             dropped = {
                 c.chip.id: why
                 for c, kind, why in zip(clusters, kinds, reasons, strict=True)
                 if kind is None
             }
+            steps = [kind.step_s for kind in kinds if kind]
+            if not steps:  # no kind trains its share: rebalancing has nothing to go on
+                failures = dropped
+                break
+            current = [kind.sequences_per_s if kind else 0.0 for kind in kinds]
             if best is None or max(steps) < best[0]:
                 best = (max(steps), kinds, dropped, current)
     if best is None:
-        return (
-            [None] * len(clusters),
-            {c.chip.id: "no feasible plan" for c in clusters},
-            [0.0] * len(clusters),
-        )
+        return [None] * len(clusters), failures, [0.0] * len(clusters)
     return best[1], best[2], best[3]
 
 

@@ -10,7 +10,9 @@ eighths) so that cost and energy objectives can prefer a smaller, better-scaling
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,11 +32,18 @@ MAX_MICRO_BATCH = 16
 # past what the validation cases cover (Llama 3 used CP only at 128K, arXiv:2407.21783).
 MIN_CP_CHUNK = 2048
 CHIP_FRACTIONS = (1, 2, 4, 8)
+NEARBY_PROBES = 4  # layout-admitting counts an error message tries on each side
 
 
 def _divisors(n: int, limit: int | None = None) -> list[int]:
-    top = n if limit is None else min(n, limit)
-    return [d for d in range(1, top + 1) if n % d == 0]
+    """Divisors of `n` up to `limit`, ascending, in O(min(limit, sqrt n)): batches reach 10^9
+    sequences."""
+    root = math.isqrt(n)
+    if limit is not None and limit <= root:
+        return [d for d in range(1, limit + 1) if n % d == 0]
+    small = [d for d in range(1, root + 1) if n % d == 0]
+    every = sorted({*small, *(n // d for d in small)})
+    return every if limit is None else [d for d in every if d <= limit]
 
 
 def _powers_of_two(limit: int) -> list[int]:
@@ -43,6 +52,32 @@ def _powers_of_two(limit: int) -> list[int]:
         values.append(value)
         value *= 2
     return values
+
+
+class NoPlanError(ValueError):
+    """No (tp, cp, pp, dp) layout multiplies to the chip count under the batch and fixed fields."""
+
+
+def _tp_options(job: TrainingJob, fixed: dict[str, Any]) -> list[int]:
+    heads = job.model.heads
+    return _pick(fixed, "tp", [t for t in _powers_of_two(min(heads, 64)) if heads % t == 0])
+
+
+def _cp_options(job: TrainingJob, fixed: dict[str, Any]) -> list[int]:
+    cps = [
+        c
+        for c in _powers_of_two(64)
+        if job.seq_len % (2 * c) == 0 and job.seq_len // c >= MIN_CP_CHUNK
+    ]
+    return _pick(fixed, "cp", cps or [1])
+
+
+def _pp_options(job: TrainingJob, fixed: dict[str, Any]) -> list[int]:
+    return _pick(fixed, "pp", list(range(1, job.model.layers + 1)))
+
+
+def _dp_allowed(job: TrainingJob, fixed: dict[str, Any], dp: int) -> bool:
+    return job.global_batch % dp == 0 and ("dp" not in fixed or int(fixed["dp"]) == dp)
 
 
 def enumerate_plans(
@@ -59,26 +94,18 @@ def enumerate_plans(
     counts = [cluster.count // f for f in CHIP_FRACTIONS if cluster.count % f == 0]
     if "chips" in fixed:
         counts = [int(fixed["chips"])]
-    tps = [t for t in _powers_of_two(min(model.heads, 64)) if model.heads % t == 0]
-    cps = [
-        c
-        for c in _powers_of_two(64)
-        if job.seq_len % (2 * c) == 0 and job.seq_len // c >= MIN_CP_CHUNK
-    ]
+    layouts = list(itertools.product(_tp_options(job, fixed), _cp_options(job, fixed)))
+    pps = _pp_options(job, fixed)
     recomputes = [RECOMPUTE_CODES[r] for r in ("none", "selective", "full")]
     for count in counts:
-        for tp, cp in itertools.product(_pick(fixed, "tp", tps), _pick(fixed, "cp", cps or [1])):
+        for tp, cp in layouts:
             if count % (tp * cp):
                 continue
             rest = count // (tp * cp)
-            for pp in _pick(fixed, "pp", _divisors(rest, model.layers)):
-                if rest % pp:
+            for pp in pps:
+                if rest % pp or not _dp_allowed(job, fixed, rest // pp):
                     continue
                 dp = rest // pp
-                if "dp" in fixed and fixed["dp"] != dp:
-                    continue
-                if job.global_batch % dp:
-                    continue
                 per_rank = job.global_batch // dp
                 mbs = _pick(
                     fixed, "micro_batch", _divisors(per_rank, 4 if coarse else MAX_MICRO_BATCH)
@@ -108,12 +135,75 @@ def enumerate_plans(
                 ):
                     rows.append((tp, pp, dp, cp, ep, vp, mb, recompute, zero, schedule))
     if not rows:
-        raise ValueError(
-            f"no plan fits {cluster.count} chips with the fixed fields {fixed or '{}'}; "
-            "check that tp x pp x dp x cp equals the chip count and the batch divides"
-        )
+        raise NoPlanError(_no_plan_text(job, counts[0], fixed))
     table = np.asarray(rows, dtype=np.int64)
     return PlanGrid(**{key: table[:, index] for index, key in enumerate(PLAN_KEYS)})
+
+
+def _no_plan_text(job: TrainingJob, chips: int, fixed: dict[str, Any]) -> str:
+    fields = ",".join(f"{k}={v}" for k, v in fixed.items() if k != "chips")
+    return (
+        f"no plan fits exactly {chips:,} chips for {job.model.id} with a global batch of "
+        f"{job.global_batch:,} sequences" + (f" and the fixed fields {fields}" if fields else "")
+    )
+
+
+def plan_counts(job: TrainingJob, fixed: dict[str, Any], low: int, high: int) -> list[int]:
+    """Chip counts in [low, high] that some tp x cp x pp x dp layout of `enumerate_plans` uses
+    exactly; memory or the network may still reject every plan on one of them."""
+    dps = [d for d in _divisors(job.global_batch) if _dp_allowed(job, fixed, d)]
+    axes = [_tp_options(job, fixed), _cp_options(job, fixed), _pp_options(job, fixed), dps]
+    products = np.ones(1, dtype=np.int64)
+    for axis in axes:
+        products = np.unique(np.multiply.outer(products, np.asarray(axis, dtype=np.int64)))
+        products = products[products <= high]
+    return [int(c) for c in products if c >= low]
+
+
+def nearby_counts(
+    job: TrainingJob, cluster: Cluster, fixed: dict[str, Any], probes: int = NEARBY_PROBES
+) -> tuple[int | None, int | None]:
+    """The nearest chip counts below and above `cluster.count` with a feasible plan, trying at
+    most `probes` layout-admitting counts on each side (coarse searches): for error messages."""
+    chips = cluster.count
+    counts = plan_counts(job, fixed, 1, 2 * chips)
+    below = [c for c in reversed(counts) if c < chips][:probes]
+    above = [c for c in counts if c > chips][:probes]
+    return _first_feasible(job, cluster, fixed, below), _first_feasible(job, cluster, fixed, above)
+
+
+def _first_feasible(
+    job: TrainingJob, cluster: Cluster, fixed: dict[str, Any], counts: list[int]
+) -> int | None:
+    for count in counts:
+        resized = with_count(cluster, count)
+        try:
+            result = search(job, resized, "time", {**fixed, "chips": count}, top_k=1, coarse=True)
+        except NoPlanError:  # a layout, but the other fixed fields leave no plan on it
+            continue
+        if result.best is not None:
+            return count
+    return None
+
+
+def with_count(cluster: Cluster, count: int) -> Cluster:
+    """`cluster` with `count` chips, its scale-up domain cut to them as `build_cluster` cuts it
+    (exact for counts up to the one it was built with)."""
+    return dataclasses.replace(cluster, count=count, domain_size=min(cluster.domain_size, count))
+
+
+def no_plan_message(job: TrainingJob, cluster: Cluster, fixed: dict[str, Any]) -> str:
+    """Why no plan runs on exactly `cluster.count` chips, and the nearest counts that do."""
+    found = [c for c in nearby_counts(job, cluster, fixed) if c is not None]
+    if not found:
+        return (
+            f"{_no_plan_text(job, cluster.count, fixed)}, nor on the {NEARBY_PROBES} nearest "
+            "counts below and above that admit a layout"
+        )
+    works = "counts that work" if len(found) > 1 else "count that works"
+    return f"{_no_plan_text(job, cluster.count, fixed)}; nearby {works}: " + ", ".join(
+        f"{c:,}" for c in found
+    )
 
 
 def usable_counts(chips: int) -> list[int]:
@@ -207,7 +297,12 @@ def search(
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
     fixed = dict(fixed or {})
-    grid = enumerate_plans(job, cluster, fixed, coarse)
+    try:
+        grid = enumerate_plans(job, cluster, fixed, coarse)
+    except NoPlanError:
+        if "chips" in fixed:  # the caller is trying counts itself: no probes of its own
+            raise
+        raise NoPlanError(no_plan_message(job, cluster, fixed)) from None
     arrays = evaluate_training(job, cluster, grid)
     feasible = arrays.feasible | (ignore_memory & (arrays.reason == REASON_OOM))
     score = _objective_values(job, cluster, arrays, grid, objective)

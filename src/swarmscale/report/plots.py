@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from swarmscale.files import atomic_path
 from swarmscale.plan.swarm import SwarmPoint
 
 
@@ -50,8 +51,8 @@ def plot_swarm(series: dict[str, list[SwarmPoint]], path: Path, title: str) -> P
             axis.grid(True, which="both", alpha=0.3)
     axes[0][0].legend()
     figure.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110)
     plt.close(figure)
     return path
 
@@ -72,8 +73,8 @@ def plot_pareto(front: list[dict[str, float]], path: Path, title: str) -> Path:
     axis.set_ylabel("cost, million USD")
     axis.set_title(title)
     axis.grid(True, alpha=0.3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110)
     plt.close(figure)
     return path
 
@@ -98,7 +99,7 @@ def plot_simulation(result: Any, path: Path, title: str) -> Path:
     for axis in (left, right):
         axis.grid(True, alpha=0.3)
     figure.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110)
     plt.close(figure)
     return path

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import plotly.graph_objects as go
 
-from swarmscale.files import write_text_atomic
+from swarmscale.files import atomic_path, write_text_atomic
 from swarmscale.store import Run, flatten
 
 SWEEP_OUTPUTS = ("time_days", "cost_usd", "energy_mwh", "mfu")
@@ -127,7 +127,9 @@ def _simulate_charts(outputs: dict[str, Any]) -> list[Chart]:
     return charts
 
 
-def _serve_charts(designs: list[dict[str, Any]]) -> list[Chart]:
+def _serve_charts(all_designs: list[dict[str, Any]]) -> list[Chart]:
+    """Chips needed and cost per chip kind; kinds that could not be sized have no numbers."""
+    designs = [design for design in all_designs if design.get("feasible", True)]
     chips = [design["chip"] for design in designs]
     needed = Chart(
         "chips",
@@ -253,8 +255,8 @@ def save_png(chart: Chart, path: Path) -> Path:
     axis.grid(True, alpha=0.3)
     if len(chart.series) > 1 or chart.series[0].low is not None:
         axis.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110)
     plt.close(figure)
     return path
 

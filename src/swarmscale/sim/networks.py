@@ -8,15 +8,19 @@ import numpy as np
 
 from swarmscale.catalog import Catalog, Network
 from swarmscale.catalog.loader import load_network
+from swarmscale.limits import MAX_SITES
 
 
 def resolve_network(catalog: Catalog, name: str) -> Network:
     """A catalog network id, a YAML file holding one network, or `synthetic-N` (N sites)."""
     path = Path(name)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        return load_network(path)
+    if path.suffix in (".yaml", ".yml"):
+        return load_network(path, catalog)
     if name.startswith("synthetic-") and name.removeprefix("synthetic-").isdigit():
-        return synthetic_network(catalog, int(name.removeprefix("synthetic-")))
+        sites = int(name.removeprefix("synthetic-"))
+        if not 1 <= sites <= MAX_SITES:
+            raise ValueError(f"network {name}: synthetic-N takes N from 1 to {MAX_SITES:,}")
+        return synthetic_network(catalog, sites)
     return catalog.network(name)
 
 

@@ -6,11 +6,18 @@ the first request. Errors name the file, the line and the column.
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+
+from swarmscale.files import read_text
+from swarmscale.limits import MAX_TRACE_BYTES, MAX_TRACE_ROWS
 
 DATA = Path(__file__).parent / "data"
 SHIPPED = {
@@ -22,6 +29,40 @@ SHIPPED = {
 
 class TraceError(ValueError):
     """A trace file is unreadable or malformed; the message says where."""
+
+
+def read_trace_text(path: Path) -> str:
+    """A trace file's text: a regular UTF-8 file of at most `MAX_TRACE_BYTES`."""
+    return read_text(path, MAX_TRACE_BYTES, TraceError)
+
+
+def csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a CSV trace with `columns` among its header's, at most
+    `MAX_TRACE_ROWS` rows."""
+    reader = csv.DictReader(io.StringIO(read_trace_text(path), newline=""))
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise TraceError(f"{path}: missing columns {missing}; expected {list(columns)}")
+    for line, row in enumerate(reader, start=2):
+        if line - 1 > MAX_TRACE_ROWS:
+            raise TraceError(f"{path}: more than {MAX_TRACE_ROWS:,} rows; cut the file")
+        yield line, row
+
+
+def finite(text: str | float, column: str, low: float = 0.0, high: float = math.inf) -> float:
+    """A trace number that must be finite and within [low, high] (the column names it)."""
+    value = float(text)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{column} {text!r} must be a finite number from {low:g} to {high:g}")
+    return value
+
+
+def count(text: str | int, column: str, high: int) -> int:
+    """A whole count from 0 to `high` (zeros are kept; loaders decide what zero means)."""
+    value = int(text)
+    if not 0 <= value <= high:
+        raise ValueError(f"{column} {text!r} must be a whole number from 0 to {high:,}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
-from swarmscale.traces import RequestTrace, TraceError, build_trace
+from swarmscale.limits import MAX_OUTPUT, MAX_PROMPT
+from swarmscale.traces import RequestTrace, TraceError, build_trace, count, csv_rows
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
@@ -20,25 +20,17 @@ def _timestamp(text: str) -> float:
 
 
 def load_azure_llm(path: Path) -> RequestTrace:
+    """Zero-token prompts or outputs (a few in the trace) count as one token."""
     arrivals: list[float] = []
     inputs: list[int] = []
     outputs: list[int] = []
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise TraceError(f"{path}: missing columns {missing}; expected {list(COLUMNS)}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                arrivals.append(_timestamp(row["TIMESTAMP"]))
-                inputs.append(max(int(row["ContextTokens"]), 1))
-                outputs.append(max(int(row["GeneratedTokens"]), 1))
-            except ValueError as exc:
-                raise TraceError(f"{path}: line {line}: {exc}") from exc
+    for line, row in csv_rows(path, COLUMNS):
+        try:
+            arrivals.append(_timestamp(row["TIMESTAMP"] or ""))
+            inputs.append(max(count(row["ContextTokens"], "ContextTokens", MAX_PROMPT), 1))
+            outputs.append(max(count(row["GeneratedTokens"], "GeneratedTokens", MAX_OUTPUT), 1))
+        except ValueError as exc:
+            raise TraceError(f"{path}: line {line}: {exc}") from exc
     if not arrivals:
         raise TraceError(f"{path}: no requests")
     return build_trace(path.stem, arrivals, inputs, outputs)

@@ -7,7 +7,6 @@ tokens, allowed chips) is `sim/jobs.py`'s business.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from swarmscale.traces import DATA, TraceError
+from swarmscale.limits import MAX_CHIPS
+from swarmscale.traces import DATA, TraceError, count, csv_rows, finite, read_trace_text
 
 SHIPPED_JOBS = {
     "philly": DATA / "philly_head3000.csv",
@@ -74,27 +74,15 @@ def _build(
     )
 
 
-def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in columns if c not in (reader.fieldnames or [])]
-            if missing:
-                raise TraceError(f"{path}: missing columns {missing}; expected {list(columns)}")
-            return list(reader)
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read: {exc.strerror}") from exc
-
-
 def load_philly(path: Path) -> JobTrace:
     """Philly as processed by adaptdl: `timestamp,duration,num_gpus,gpu_time,cluster`."""
     arrivals, gpus, durations = [], [], []
-    for line, row in enumerate(_rows(path, ("timestamp", "duration", "num_gpus")), start=2):
+    for line, row in csv_rows(path, ("timestamp", "duration", "num_gpus")):
         try:
-            moment = dt.datetime.strptime(row["timestamp"].strip(), "%Y-%m-%d %H:%M:%S")
+            moment = dt.datetime.strptime((row["timestamp"] or "").strip(), "%Y-%m-%d %H:%M:%S")
             arrivals.append(moment.timestamp())
-            gpus.append(max(int(row["num_gpus"]), 1))
-            durations.append(max(float(row["duration"]), 1.0))
+            gpus.append(max(count(row["num_gpus"], "num_gpus", MAX_CHIPS), 1))
+            durations.append(max(finite(row["duration"], "duration"), 1.0))
         except ValueError as exc:
             raise TraceError(f"{path}: line {line}: {exc}") from exc
     return _build("philly", arrivals, gpus, durations, [""] * len(arrivals))
@@ -105,20 +93,20 @@ def load_alibaba_pods(path: Path) -> JobTrace:
     duration from scheduling to deletion, `gpu_spec` kept as the requested GPU model."""
     arrivals, gpus, durations, types = [], [], [], []
     columns = ("num_gpu", "gpu_spec", "creation_time", "deletion_time", "scheduled_time")
-    for line, row in enumerate(_rows(path, columns), start=2):
+    for line, row in csv_rows(path, columns):
         try:
-            count = int(row["num_gpu"])
-            if count <= 0:
+            gpu_count = count(row["num_gpu"], "num_gpu", MAX_CHIPS)
+            if gpu_count == 0:
                 continue
-            created = float(row["creation_time"])
-            start = float(row["scheduled_time"] or created)
-            end = float(row["deletion_time"])
+            created = finite(row["creation_time"], "creation_time")
+            start = finite(row["scheduled_time"] or created, "scheduled_time")
+            end = finite(row["deletion_time"], "deletion_time")
         except ValueError as exc:
             raise TraceError(f"{path}: line {line}: {exc}") from exc
         if end <= start:
             continue
         arrivals.append(created)
-        gpus.append(count)
+        gpus.append(gpu_count)
         durations.append(end - start)
         types.append(row["gpu_spec"].strip())
     return _build("alibaba-gpu-2023", arrivals, gpus, durations, types)
@@ -131,7 +119,7 @@ def load_job_trace(name_or_path: str) -> JobTrace:
         raise TraceError(
             f"job trace {name_or_path!r}: no such file; shipped: {', '.join(SHIPPED_JOBS)}"
         )
-    header = path.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+    header = read_trace_text(path).split("\n", 1)[0]
     if "num_gpus" in header:
         return load_philly(path)
     if "gpu_spec" in header:

@@ -11,7 +11,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from swarmscale.traces import RequestTrace, TraceError, build_trace
+from swarmscale.limits import MAX_OUTPUT, MAX_PROMPT, MAX_TRACE_ROWS
+from swarmscale.traces import (
+    RequestTrace,
+    TraceError,
+    build_trace,
+    count,
+    finite,
+    read_trace_text,
+)
 
 BLOCK_TOKENS = 512
 
@@ -22,21 +30,28 @@ def load_mooncake(path: Path) -> RequestTrace:
     outputs: list[int] = []
     cached: list[int] = []
     seen: set[int] = set()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read: {exc.strerror}") from exc
+    lines = read_trace_text(path).splitlines()
+    if len(lines) > MAX_TRACE_ROWS:
+        raise TraceError(f"{path}: more than {MAX_TRACE_ROWS:,} lines; cut the file")
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
             row = json.loads(text)
-            arrival = float(row["timestamp"]) / 1000.0
-            input_len = max(int(row["input_length"]), 1)
-            output_len = max(int(row["output_length"]), 1)
+            if not isinstance(row, dict):
+                raise TypeError(f"expected a JSON object, got {type(row).__name__}")
+            arrival = finite(row["timestamp"], "timestamp") / 1000.0
+            input_len = max(count(row["input_length"], "input_length", MAX_PROMPT), 1)
+            output_len = max(count(row["output_length"], "output_length", MAX_OUTPUT), 1)
             blocks = [int(block) for block in row.get("hash_ids", [])]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TraceError(f"{path}: line {number}: {exc!r}") from exc
+        except RecursionError:
+            raise TraceError(f"{path}: line {number}: JSON nested too deeply") from None
+        except json.JSONDecodeError as exc:
+            raise TraceError(f"{path}: line {number}: not valid JSON: {exc.msg}") from exc
+        except KeyError as exc:
+            raise TraceError(f"{path}: line {number}: missing field {exc}") from exc
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise TraceError(f"{path}: line {number}: {exc}") from exc
         hits = 0
         for block in blocks:
             if block not in seen:
