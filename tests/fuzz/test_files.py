@@ -51,7 +51,7 @@ KINDS: dict[str, tuple[Any, list[str]]] = {
     ),
 }  # fmt: skip
 
-REPLACEMENTS = st.one_of(
+REPLACEMENTS: st.SearchStrategy[Any] = st.one_of(
     st.sampled_from(
         [float("nan"), float("inf"), -float("inf"), -1, 0, 0.0, 1e300, -1e300, 10**30, "", "x",
          None, True, [], {}, [[[[[[]]]]]], {"unknown": 1}, "1e3", 2**63]
@@ -72,6 +72,26 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         for index, value in enumerate(node):
             found += _paths(value, (*prefix, index))
     return found
+
+
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        document = document[part]
+    return document
+
+
+def _nearby(value: Any) -> st.SearchStrategy[Any]:
+    """A plausible edit of the value there (a number scaled, a list shortened), so that part
+    of the fuzzed documents pass validation and run through the command."""
+    if isinstance(value, bool) or value is None:
+        return st.just(value)
+    if isinstance(value, int | float):
+        return st.sampled_from([0.5, 0.9, 1.1, 2.0]).map(
+            lambda f: type(value)(value * f) if isinstance(value, float) else max(1, int(value * f))
+        )
+    if isinstance(value, list):
+        return st.just(value[:1])
+    return st.just(value)
 
 
 def _replace(document: Any, path: tuple[Any, ...], value: Any) -> Any:
@@ -98,7 +118,7 @@ def test_one_value_replaced(
 ) -> None:
     document, _ = KINDS[kind]
     path = data.draw(st.sampled_from(_paths(document)), label="path")
-    value = data.draw(REPLACEMENTS, label="value")
+    value = data.draw(st.one_of(REPLACEMENTS, _nearby(_at(document, path))), label="value")
     changed = _replace(document, path, value)
     if data.draw(st.booleans(), label="extra key") and isinstance(changed, dict):
         changed["unexpected_key"] = 1

@@ -10,6 +10,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
 from swarmscale.web.app import app
+from tests.fuzz.conftest import EXAMPLES, tally
 from tests.web.conftest import count_runs
 
 # Positive and negative data; the coverage phase (every boundary of every field, over a thousand
@@ -21,9 +22,10 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES or 15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_no_runs_from_failures(case: schemathesis.Case) -> None:
     before = count_runs()
     response = case.call_and_validate(checks=[not_a_server_error])
     added = count_runs() - before
+    tally("web API", f"HTTP {response.status_code}")
     assert added == (1 if response.status_code == 201 else 0), (response.status_code, added)
