@@ -20,11 +20,14 @@ class SoftwareOptions:
     a plain all-reduce after the backward, as in Megatron-LM 2021).
     `sequence_parallel`: norms, residual adds and dropout are split over the tensor-parallel
     ranks (Korthikanti et al. 2022); off, each TP rank repeats them on the whole sequence.
+    `eager`: plain PyTorch eager mode: every elementwise operation is its own kernel (no fusion,
+    no torch.compile), so launches and memory traffic grow.
     """
 
     fused_attention: bool = True
     overlap_grad_reduce: bool = True
     sequence_parallel: bool = True
+    eager: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class TrainingJob:
         return None if self.tokens is None else self.tokens / self.tokens_per_step
 
 
-ServePrecision = Literal["bf16", "fp8", "int8", "int4"]
+ServePrecision = Literal["bf16", "fp8", "fp4", "int8", "int4"]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from swarmscale.calibrate.profiles import (
 from swarmscale.catalog import Catalog, CatalogError
 from swarmscale.catalog.loader import DATA_ROOT, load_profile
 from swarmscale.catalog.schemas import EFFICIENCY_FACTORS, Measurement
-from swarmscale.perf.compute import gemm_time
+from swarmscale.perf.compute import GemmRates, gemm_time
 from tests.conftest import CliRunner, apply_edits
 
 MICROBENCH = DATA_ROOT / "measurements" / "h100-microbench.jsonl"
@@ -33,11 +33,9 @@ def _synthetic_gemms(catalog: Catalog, compute: float, memory: float) -> list[Me
     h100 = catalog.chip("h100-sxm")
     rows = []
     for m in (1, 8, 64, 256, 1024, 4096, 16384):
-        seconds = float(gemm_time(
-            m, 8192, 8192, peak_flops=h100.peak_flops("bf16"), gemm_efficiency=compute,
-            mem_bw=h100.memory_bandwidth.require(), mem_efficiency=memory,
-            bytes_per_element=2.0, overhead_s=4e-6,
-        ))  # fmt: skip
+        rates = GemmRates(h100.peak_flops("bf16") * compute,
+                          h100.memory_bandwidth.require() * memory, 2.0, 2.0, 4e-6)  # fmt: skip
+        seconds = float(gemm_time(m, 8192, 8192, rates))
         rows.append(Measurement(part="gemm", shape={"m": m, "k": 8192, "n": 8192},
                                 seconds=seconds, flops=2.0 * m * 8192 * 8192,
                                 bytes=2.0 * (2 * m * 8192 + 8192 * 8192)))  # fmt: skip

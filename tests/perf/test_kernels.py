@@ -10,7 +10,7 @@ from swarmscale.catalog import Catalog
 from swarmscale.catalog.loader import DATA_ROOT
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
-from swarmscale.perf.compute import gemm_time
+from swarmscale.perf.compute import gemm_rates, gemm_time
 
 MICROBENCH = DATA_ROOT / "measurements" / "h100-microbench.jsonl"
 
@@ -26,12 +26,8 @@ def test_gemm_time_follows_the_h100_measurements(catalog: Catalog) -> None:
     h100 = catalog.chip("h100-sxm")
     eff = catalog.efficiency_for(h100)
     for row in _h100_gemm_rows():
-        predicted = gemm_time(
-            row["M"], row["K"], row["N"],
-            peak_flops=h100.peak_flops("bf16"), gemm_efficiency=eff.gemm.require(),
-            mem_bw=h100.memory_bandwidth.require(), mem_efficiency=eff.gemm_memory.require(),
-            bytes_per_element=2.0, overhead_s=eff.kernel_overhead.require(),
-        )  # fmt: skip
+        rates = gemm_rates(h100, eff, "bf16", 2.0, 2.0, eff.kernel_overhead.require())
+        predicted = gemm_time(row["M"], row["K"], row["N"], rates)
         assert float(predicted) == pytest.approx(row["seconds"], rel=0.2), row["M"]
 
 

@@ -22,26 +22,27 @@ JOB_70B = TrainingJob(CATALOG.model("llama3-70b"), 4096, 1024)  # 4M-token batch
 
 
 def test_h800_count_is_the_fewest_single_chips(catalog: Catalog) -> None:
-    """64 H100 -> 68 H800: 67 (pp=67) has a plan but steps slower; no count below matches."""
+    """64 H100 -> 80 H800: 64 H800 step slower and no count from 65 to 79 admits a balanced
+    plan of llama3-70b's 80 layers with dp dividing its 1,024-sequence batch."""
     result = training_equivalence(catalog, JOB_70B, "h100-sxm", 64, "h800-sxm")
-    assert result.candidate_chips == 68
+    assert result.candidate_chips == 80
     assert result.candidate_value is not None
     assert result.time_ratio == pytest.approx(result.candidate_value / result.reference_value)
     assert result.time_ratio <= 1.0
-    below = fastest_step_s(JOB_70B, build_cluster(catalog, "h800-sxm", 67))
+    below = fastest_step_s(JOB_70B, build_cluster(catalog, "h800-sxm", 64))
     assert math.isfinite(below) and below > result.reference_value
-    for count in range(1, 68):
+    for count in range(1, 80):
         step = fastest_step_s(JOB_70B, build_cluster(catalog, "h800-sxm", count))
         assert step > result.reference_value
 
 
 def test_910c_count_need_not_fill_a_supernode(catalog: Catalog) -> None:
-    """1,024 H100 -> 1,728 910C (4.5 CloudMatrix 384 supernodes), step within the reference's."""
+    """1,024 H100 -> 2,048 910C (5.33 CloudMatrix 384 supernodes), step within the reference's."""
     result = training_equivalence(
         catalog, JOB_70B, "h100-sxm", 1024, "ascend-910c", "hgx-h100-8", "cloudmatrix-384"
     )
-    assert result.candidate_chips == 1728 and result.candidate_chips % 384 != 0
-    assert result.time_ratio is not None and 0.9 < result.time_ratio <= 1.0
+    assert result.candidate_chips == 2048 and result.candidate_chips % 384 != 0
+    assert result.time_ratio is not None and 0.5 < result.time_ratio <= 1.0
     reference = build_cluster(catalog, "h100-sxm", 1024, "hgx-h100-8")
     candidate = build_cluster(catalog, "ascend-910c", 1728, "cloudmatrix-384")
     assert result.power_ratio == pytest.approx(

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from swarmscale.catalog.schemas import Chip, Efficiency, EfficiencyEntry, Measurement, Quantity
-from swarmscale.perf.compute import FloatArray, gemm_time
+from swarmscale.perf.compute import FloatArray, GemmRates, gemm_time
 
 BYTES_PER_ELEMENT = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
 PEAK_PRECISION = {"fp32": "fp32", "bf16": "bf16", "fp16": "bf16", "fp8": "fp8"}
@@ -63,12 +63,14 @@ def _predict(rows: list[Measurement], chip: Chip, compute: float, memory: float,
              overhead: float) -> FloatArray:  # fmt: skip
     shapes = np.array([[r.shape["m"], r.shape["k"], r.shape["n"]] for r in rows], dtype=float)
     dtype = rows[0].dtype
-    return gemm_time(
-        shapes[:, 0], shapes[:, 1], shapes[:, 2],
-        peak_flops=chip.peak_flops(PEAK_PRECISION[dtype]),  # type: ignore[arg-type]
-        gemm_efficiency=compute, mem_bw=chip.memory_bandwidth.require(),
-        mem_efficiency=memory, bytes_per_element=BYTES_PER_ELEMENT[dtype], overhead_s=overhead,
-    )  # fmt: skip
+    rates = GemmRates(
+        flops_per_s=chip.peak_flops(PEAK_PRECISION[dtype]) * compute,  # type: ignore[arg-type]
+        bytes_per_s=chip.memory_bandwidth.require() * memory,
+        act_bytes=BYTES_PER_ELEMENT[dtype],
+        weight_bytes=BYTES_PER_ELEMENT[dtype],
+        overhead_s=overhead,
+    )
+    return gemm_time(shapes[:, 0], shapes[:, 1], shapes[:, 2], rates)
 
 
 def _arithmetic_intensity(row: Measurement) -> float:

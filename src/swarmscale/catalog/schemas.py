@@ -49,8 +49,8 @@ from swarmscale.limits import (
 )
 
 SourceKind = Literal["vendor", "paper", "measured", "estimate"]
-Precision = Literal["fp32", "tf32", "bf16", "fp8", "int8", "int4"]
-PRECISIONS: tuple[Precision, ...] = ("fp32", "tf32", "bf16", "fp8", "int8", "int4")
+Precision = Literal["fp32", "tf32", "bf16", "fp8", "fp4", "int8", "int4"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "tf32", "bf16", "fp8", "fp4", "int8", "int4")
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
 DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
@@ -171,6 +171,7 @@ class PeakCompute(Frozen):
     tf32: Flops | None = None
     bf16: Flops | None = None
     fp8: Flops | None = None
+    fp4: Flops | None = Field(default=None, description="NVFP4 / MXFP4 tensor cores (Blackwell)")
     int8: Flops | None = None
     int4: Flops | None = None
 
@@ -594,12 +595,13 @@ class FabricTier(Frozen):
 
 TRAINING_METRICS = (
     "mfu", "hfu", "tflops_per_chip", "hw_tflops_per_chip", "tokens_per_s",
-    "tokens_per_s_per_chip", "step_seconds", "chip_hours",
+    "tokens_per_s_per_chip", "step_seconds", "chip_hours", "memory_gb",
 )  # fmt: skip
 INFERENCE_METRICS = ("tokens_per_s", "tokens_per_s_per_chip", "ttft_s", "tpot_s")
+# memory_gb: peak device memory per chip as the source reports it (allocated or reserved), GB.
 Metric = Literal[
     "mfu", "hfu", "tflops_per_chip", "hw_tflops_per_chip", "tokens_per_s",
-    "tokens_per_s_per_chip", "step_seconds", "chip_hours", "ttft_s", "tpot_s",
+    "tokens_per_s_per_chip", "step_seconds", "chip_hours", "memory_gb", "ttft_s", "tpot_s",
 ]  # fmt: skip
 
 
@@ -618,28 +620,76 @@ class InlineArchitecture(Frozen):
     norm: Literal["layernorm", "rmsnorm"] = "layernorm"
     position: Literal["rope", "learned", "alibi"] = "learned"
     linear_bias: bool = False
+    moe: MoE | None = Field(default=None, description="experts, as in a catalog MoE model")
+    mla: MLA | None = None
 
 
 class CaseSoftware(Frozen):
-    """Framework features of the measured run (see `workload.SoftwareOptions`)."""
+    """Framework features of the measured run (see `workload.SoftwareOptions`).
+
+    `eager`: plain PyTorch without fused kernels or torch.compile (one kernel launch per
+    operation). `cuda_graphs`: decode steps replayed as CUDA graphs (serving engines' default).
+    """
 
     fused_attention: bool = True
     overlap_grad_reduce: bool = True
     sequence_parallel: bool = True
+    eager: bool = False
+    cuda_graphs: bool = True
+
+
+class ServingSlo(Frozen):
+    """Latency limits a serving result was measured under (MLPerf's server scenario): the
+    engine's batch is the largest that meets them."""
+
+    ttft_s: float | None = Field(default=None, gt=0, le=600)
+    tpot_s: float | None = Field(default=None, gt=0, le=10)
+
+
+class ServingPool(Frozen):
+    """One pool of a disaggregated deployment: its chips and the replica plan they run."""
+
+    chips: int = Field(gt=0, le=MAX_CHIPS)
+    plan: dict[str, int] = Field(default_factory=dict, description="tp, pp, ep, dp")
+
+
+class Disaggregation(Frozen):
+    """Prefill and decode on separate pools (DistServe, Splitwise, DeepSeek's deployment)."""
+
+    prefill: ServingPool
+    decode: ServingPool
+
+
+class Speculative(Frozen):
+    """Speculative decoding: a draft (a small model, EAGLE heads, n-grams, or the model's own
+    multi-token-prediction modules) proposes `draft_tokens` tokens that one target step checks.
+    `acceptance`: mean tokens accepted per target step, as the source reports it."""
+
+    method: Literal["mtp", "draft", "eagle", "ngram"]
+    draft_tokens: int = Field(ge=1, le=64)
+    draft_model: str | None = None
+    acceptance: float | None = Field(default=None, gt=0, le=65)
 
 
 class Case(Frozen):
-    """One published or measured run and the numbers it reported (see DESIGN.md)."""
+    """One published or measured run and the numbers it reported (see DESIGN.md).
+
+    `source_group`: cases from one source (a paper, a vendor's performance page, one
+    benchmark round) share a group; leave-one-group-out validation refits without it.
+    `framework`: the software that ran it (megatron-lm, nemo, torchtitan, deepspeed,
+    llm-foundry, mindspeed, pytorch, trtllm, vllm, sglang, ...)."""
 
     id: CatalogId
     kind: Literal["training", "inference"]
     source: str = Field(min_length=3)
+    source_group: CatalogId | None = None
+    framework: CatalogId | None = None
     model: str | None = None
     architecture: InlineArchitecture | None = None
     chip: str
     chips: int = Field(gt=0, le=MAX_CHIPS)
     system: str | None = None
-    precision: Literal["fp32", "bf16", "fp8", "int8", "int4"] = "bf16"
+    precision: Literal["fp32", "bf16", "fp8", "fp4", "int8", "int4"] = "bf16"
     seq_len: int | None = Field(default=None, gt=0, le=MAX_SEQ)
     global_batch: int | None = Field(default=None, gt=0, le=MAX_GLOBAL_BATCH)
     micro_batch: int | None = Field(default=None, gt=0, le=MAX_GLOBAL_BATCH)
@@ -652,6 +702,9 @@ class Case(Frozen):
     batch: int | None = Field(default=None, gt=0, le=MAX_GLOBAL_BATCH)
     input_len: int | None = Field(default=None, gt=0, le=MAX_PROMPT)
     output_len: int | None = Field(default=None, gt=0, le=MAX_OUTPUT)
+    slo: ServingSlo | None = None
+    disaggregated: Disaggregation | None = None
+    speculative: Speculative | None = None
     measured: dict[Metric, float] = Field(min_length=1)
     split: Literal["fit", "test"] = "test"
     notes: str | None = None
@@ -683,11 +736,32 @@ class Case(Frozen):
                 raise ValueError("batch: a prefill or decode case needs it")
             if self.phase == "end_to_end" and self.output_len is None:
                 raise ValueError("output_len: an end_to_end case needs it")
-        for key, setting in (self.plan or {}).items():
-            problem = plan_field_problem(key, setting)
-            if problem:
-                raise ValueError(f"plan: {problem}")
+        if self.kind == "training":
+            for key, setting in (self.plan or {}).items():
+                problem = plan_field_problem(key, setting)
+                if problem:
+                    raise ValueError(f"plan: {problem}")
+        else:
+            for plan in (self.plan, *self._pool_plans()):
+                _check_serving_plan(plan or {})
         return self
+
+    def _pool_plans(self) -> tuple[dict[str, int], ...]:
+        split = self.disaggregated
+        return () if split is None else (split.prefill.plan, split.decode.plan)
+
+
+SERVING_PLAN_FIELDS = ("tp", "pp", "ep", "dp")
+
+
+def _check_serving_plan(plan: dict[str, int | str] | dict[str, int]) -> None:
+    """Serving plans name tensor, pipeline and expert parallelism and replicas (dp)."""
+    allowed = ", ".join(SERVING_PLAN_FIELDS)
+    for key, value in plan.items():
+        if key not in SERVING_PLAN_FIELDS:
+            raise ValueError(f"plan: unknown key {key!r} for inference; allowed: {allowed}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CHIPS:
+            raise ValueError(f"plan: {key}: {value!r} is not a whole number from 1 to {MAX_CHIPS}")
 
 
 PLAN_FIELDS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "recompute", "schedule", "micro_batch")

@@ -9,8 +9,13 @@ where a hard max is up to 35% optimistic. All functions accept NumPy arrays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
+
+from swarmscale.catalog import Chip, Efficiency, Precision
+from swarmscale.perf.layers import Gemm
 
 FloatArray = NDArray[np.float64]
 ArrayLike = FloatArray | float
@@ -28,24 +33,75 @@ def blend(compute_s: ArrayLike, memory_s: ArrayLike) -> FloatArray:
     return np.asarray((np.power(compute_s, p) + np.power(memory_s, p)) ** (1.0 / p))
 
 
-def gemm_time(
-    m: ArrayLike,
-    k: ArrayLike,
-    n: ArrayLike,
-    *,
-    peak_flops: float,
-    gemm_efficiency: float,
-    mem_bw: float,
-    mem_efficiency: float,
-    bytes_per_element: float,
-    overhead_s: float,
+@dataclass(frozen=True)
+class GemmRates:
+    """What the roofline of one chip's GEMMs at one precision needs, efficiencies applied:
+    reachable FLOP/s and bytes/s, bytes per activation and per weight element, and the fixed
+    cost of one kernel."""
+
+    flops_per_s: float
+    bytes_per_s: float
+    act_bytes: float
+    weight_bytes: float
+    overhead_s: float
+
+
+def gemm_time(m: ArrayLike, k: ArrayLike, n: ArrayLike, rates: GemmRates) -> FloatArray:
+    """Seconds for one (m x k) @ (k x n) matrix multiply: tokens m times a k x n weight."""
+    m = np.asarray(m, dtype=float)
+    flops = 2.0 * m * k * n
+    traffic = rates.act_bytes * (m * k + m * n) + rates.weight_bytes * np.asarray(k) * n
+    return blend(flops / rates.flops_per_s, traffic / rates.bytes_per_s) + rates.overhead_s
+
+
+def gemm_set_time(
+    gemms: tuple[Gemm, ...], tokens: ArrayLike, tp: ArrayLike, rates: GemmRates
 ) -> FloatArray:
-    """Seconds for one (m x k) @ (k x n) matrix multiply, including a launch overhead."""
-    flops = 2.0 * np.asarray(m) * k * n
-    traffic = bytes_per_element * (np.asarray(m) * k + np.asarray(k) * n + np.asarray(m) * n)
-    compute_s = flops / (peak_flops * gemm_efficiency)
-    memory_s = traffic / (mem_bw * mem_efficiency)
-    return blend(compute_s, memory_s) + overhead_s
+    """Seconds for `tokens` tokens through each weight of `gemms`, split over `tp` ranks along
+    the dimension each weight names. The one GEMM path of training and serving."""
+    tokens = np.asarray(tokens, dtype=float)
+    total = np.zeros_like(tokens)
+    for gemm in gemms:
+        k = gemm.k / np.asarray(tp) if gemm.split == "k" else gemm.k
+        n = gemm.n / np.asarray(tp) if gemm.split == "n" else gemm.n
+        total = total + gemm_time(tokens, k, n, rates)
+    return total
+
+
+def compute_precision(chip: Chip, precision: str) -> Precision:
+    """The tensor-core precision GEMMs run at: the requested one where the chip has that unit
+    (int4 weights always dequantise to bf16: W4A16), else bf16 with weights dequantised on the
+    fly (W8A16, as chips without FP8 serve FP8 checkpoints)."""
+    wanted = "bf16" if precision == "int4" else precision
+    quantity = getattr(chip.peak, wanted, None)
+    return wanted if quantity is not None and quantity.value is not None else "bf16"  # type: ignore[return-value]
+
+
+def gemm_efficiency(efficiency: Efficiency, precision: Precision) -> float:
+    """The fraction of peak a large GEMM reaches at `precision`: fp8 and int8 (and fp4, for
+    which no separate measurement is catalogued) use the 8-bit factor."""
+    if precision in ("fp8", "int8", "fp4"):
+        return efficiency.gemm_fp8.require()
+    return efficiency.gemm.require()
+
+
+def gemm_rates(
+    chip: Chip,
+    efficiency: Efficiency,
+    precision: str,
+    weight_bytes: float,
+    act_bytes: float,
+    overhead_s: float,
+) -> GemmRates:
+    """GEMM rates of `chip` running `precision` GEMMs (see `compute_precision`)."""
+    unit = compute_precision(chip, precision)
+    return GemmRates(
+        flops_per_s=chip.peak_flops(unit) * gemm_efficiency(efficiency, unit),
+        bytes_per_s=chip.memory_bandwidth.require() * efficiency.gemm_memory.require(),
+        act_bytes=act_bytes,
+        weight_bytes=weight_bytes,
+        overhead_s=overhead_s,
+    )
 
 
 def stream_time(bytes_moved: ArrayLike, *, mem_bw: float, mem_efficiency: float) -> FloatArray:

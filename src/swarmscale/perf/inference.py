@@ -10,22 +10,26 @@ serves V3). All step functions take NumPy arrays of batch sizes or token counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from swarmscale.catalog import Chip
 from swarmscale.hardware import Cluster
 from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
-from swarmscale.perf.compute import ArrayLike, FloatArray, blend, gemm_time, stream_time
+from swarmscale.perf.compute import (
+    ArrayLike,
+    FloatArray,
+    blend,
+    gemm_rates,
+    gemm_set_time,
+    stream_time,
+)
 from swarmscale.perf.layers import Gemm, LayerShapes, layer_shapes
 from swarmscale.perf.params import count_params
 from swarmscale.workload import InferenceJob
 
-WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
-# Precision the GEMMs run at: weight-only int4 dequantises to bf16 (W4A16).
-COMPUTE_PRECISION: dict[str, Literal["bf16", "fp8", "int8"]] = {
-    "bf16": "bf16", "fp8": "fp8", "int8": "int8", "int4": "bf16",
+# FP4 weights (NVFP4, MXFP4) carry one scale per 16 or 32 values: about 4.5 bits each.
+WEIGHT_BYTES: dict[str, float] = {
+    "bf16": 2.0, "fp8": 1.0, "fp4": 0.5625, "int8": 1.0, "int4": 0.5,
 }  # fmt: skip
 ACT_BYTES = 2.0
 # Memory a serving engine keeps for itself (CUDA graphs, activations of the largest step,
@@ -63,16 +67,6 @@ class ServingPlan:
         return " ".join([*parts, f"ep={self.ep}"] if self.ep > 1 else parts)
 
 
-def _compute_precision(chip: Chip, precision: str) -> Literal["bf16", "fp8", "int8"]:
-    """The precision GEMMs run at: the weights' own where the chip has that unit, else bf16
-    with weights dequantised on the fly (W8A16, as chips without FP8 serve FP8 checkpoints)."""
-    wanted = COMPUTE_PRECISION[precision]
-    quantity = getattr(chip.peak, wanted)
-    if quantity is None or quantity.value is None:
-        return "bf16"
-    return wanted
-
-
 class ReplicaModel:
     """Step-time and memory functions of one replica, with everything per plan precomputed."""
 
@@ -89,17 +83,15 @@ class ReplicaModel:
         self.job, self.cluster, self.plan = job, cluster, plan
         self.shapes: LayerShapes = layer_shapes(model)
         chip, eff = cluster.chip, cluster.efficiency
-        self.compute_precision = _compute_precision(chip, job.precision)
-        self.peak = chip.peak_flops(self.compute_precision)
-        gemm_factor = eff.gemm_fp8 if self.compute_precision in ("fp8", "int8") else eff.gemm
-        self.gemm_eff = gemm_factor.require()
+        self.weight_bytes = WEIGHT_BYTES[job.precision]
+        self.overhead = eff.kernel_overhead.require()
+        self.rates = gemm_rates(
+            chip, eff, job.precision, self.weight_bytes, ACT_BYTES, self.overhead
+        )
         self.attn_peak = chip.peak_flops("bf16") * eff.attention.require()
         self.mem_bw = chip.memory_bandwidth.require()
         self.mem_eff = eff.memory.require()
-        self.gemm_mem_eff = eff.gemm_memory.require()
-        self.overhead = eff.kernel_overhead.require()
         self.step_overhead = eff.serving_step_overhead.require()
-        self.weight_bytes = WEIGHT_BYTES[job.precision]
         self.kv_split = self._kv_split()
         self.tp_links = group_links(cluster, plan.tp, 1)
         self.ep_links = group_links(cluster, plan.ep, 1)
@@ -144,16 +136,7 @@ class ReplicaModel:
     # ----- time ---------------------------------------------------------------------------
 
     def _gemms(self, gemms: tuple[Gemm, ...], tokens: FloatArray, tp: int) -> FloatArray:
-        total = np.zeros_like(tokens)
-        for gemm in gemms:
-            k = gemm.k / tp if gemm.split == "k" else gemm.k
-            n = gemm.n / tp if gemm.split == "n" else gemm.n
-            total = total + gemm_time(
-                tokens, k, n, peak_flops=self.peak, gemm_efficiency=self.gemm_eff,
-                mem_bw=self.mem_bw, mem_efficiency=self.gemm_mem_eff,
-                bytes_per_element=self.weight_bytes, overhead_s=self.overhead,
-            )  # fmt: skip
-        return total
+        return gemm_set_time(gemms, tokens, tp, self.rates)
 
     def _ffn(self, tokens: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Dense and MoE feed-forward time of one layer for `tokens` tokens on one chip."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from swarmscale.catalog import UnknownValueError
 from swarmscale.hardware import Cluster
 from swarmscale.perf.comm import (
     all_gather_time,
@@ -27,43 +28,37 @@ from swarmscale.perf.comm import (
 from swarmscale.perf.compute import (
     ATTENTION_BACKWARD_RATIO,
     FloatArray,
-    gemm_time,
+    GemmRates,
+    compute_precision,
+    gemm_rates,
+    gemm_set_time,
     stream_time,
 )
 from swarmscale.perf.layers import Gemm, LayerShapes, layer_shapes
+from swarmscale.perf.memory import (
+    ACT_BYTES,
+    MAIN_GRAD_BYTES,
+    USABLE_MEMORY_FRACTION,
+    WEIGHT_BYTES,
+    layer_activations,
+    training_memory,
+)
 from swarmscale.perf.plans import RECOMPUTE_CODES, SCHEDULE_CODES, PlanGrid
+from swarmscale.perf.validity import (
+    NO_NIC_CODE,
+    OOM_CODE,
+    batch_scale,
+    micro_batches,
+    rule_codes,
+    stage_layers,
+)
 from swarmscale.workload import TrainingJob
 
-ACT_BYTES = 2.0  # bf16 activations
-WEIGHT_BYTES = 2.0  # bf16 weights (fp8 training keeps bf16 weights and casts per GEMM)
-MAIN_GRAD_BYTES = 4.0  # fp32 gradient accumulation and reduction (Megatron-LM default)
-OPTIMIZER_BYTES = 12.0  # Adam: fp32 master weights, first and second moments
 # Adam update traffic per parameter: read master, grad, m, v (16 B); write master, m, v (12 B)
 # and the bf16 copy (2 B).
 OPTIMIZER_TRAFFIC_BYTES = 30.0
-# Memory a framework cannot give to tensors: CUDA context, communicator buffers, GEMM workspace
-# and allocator fragmentation. Estimate; PyTorch reserves 0.5-2 GB beyond its live tensors.
-RESERVED_BYTES = 2.0e9
-USABLE_MEMORY_FRACTION = 0.95
 # Elementwise kernels (norms, residual adds, rotary, activation, casts) per layer forward.
 ELEMENTWISE_KERNELS = 8
-
-REASONS = (
-    "ok",
-    "tp x pp x dp x cp exceeds the chips available",
-    "global batch is not a multiple of dp x micro-batch",
-    "tp does not divide the attention heads",
-    "more pipeline stages than layers",
-    "interleaving needs vp > 1, at least pp x vp layers and micro-batches divisible by pp",
-    "expert parallelism must divide the experts and dp x cp (and needs an MoE model)",
-    "sequence length is not divisible by 2 x cp",
-    "ZeRO-3 is not combined with pipeline parallelism",
-    "does not fit in device memory",
-    "DualPipe needs an even pp of at least 2 and at least pp micro-batches",
-    "spans scale-up domains, but the chip's scale-out bandwidth is unknown",
-)
-REASON_NO_NIC = len(REASONS) - 1
-REASON_OOM = REASONS.index("does not fit in device memory")
 
 
 @dataclass(frozen=True)
@@ -93,31 +88,15 @@ class TrainingArrays:
         return np.asarray(self.reason == 0)
 
 
-def _gemm_set_time(
-    gemms: tuple[Gemm, ...],
-    tokens: FloatArray,
-    tp: FloatArray,
-    cluster: Cluster,
-    peak: float,
-    gemm_eff: float,
-) -> FloatArray:
-    eff = cluster.efficiency
-    total = np.zeros_like(tokens)
-    for gemm in gemms:
-        k = gemm.k / tp if gemm.split == "k" else np.full_like(tp, gemm.k)
-        n = gemm.n / tp if gemm.split == "n" else np.full_like(tp, gemm.n)
-        total = total + gemm_time(
-            tokens,
-            k,
-            n,
-            peak_flops=peak,
-            gemm_efficiency=gemm_eff,
-            mem_bw=cluster.chip.memory_bandwidth.require(),
-            mem_efficiency=eff.gemm_memory.require(),
-            bytes_per_element=ACT_BYTES,
-            overhead_s=eff.kernel_overhead.require(),
-        )
-    return total
+def _gemm_rates(job: TrainingJob, cluster: Cluster) -> GemmRates:
+    """Training GEMMs run at the job's precision (fp8 casts the bf16 weights per GEMM); a chip
+    without that unit cannot train at it."""
+    chip, eff = cluster.chip, cluster.efficiency
+    if compute_precision(chip, job.precision) != job.precision:
+        raise UnknownValueError(f"{chip.id} has no {job.precision} unit to train with")
+    weight_bytes = 1.0 if job.precision in ("fp8", "fp4") else WEIGHT_BYTES
+    overhead = eff.kernel_overhead.require()
+    return gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead)
 
 
 def _sharded_params(gemms: tuple[Gemm, ...], tp: FloatArray) -> FloatArray:
@@ -136,8 +115,8 @@ class _LayerTimes:
     cp: FloatArray
     ep: FloatArray
     params: FloatArray
-    act_bytes_per_token: FloatArray
-    full_act_bytes_per_token: FloatArray
+    act_stored_per_token: FloatArray
+    act_full_per_token: FloatArray
 
 
 def _layer_times(
@@ -156,20 +135,16 @@ def _layer_times(
     sp = np.where(tp > 1, tp, 1.0) if job.software.sequence_parallel else np.ones_like(tp)
     tokens = grid.micro_batch * job.seq_len / cp
     d = shapes.d_model
-    peak = chip.peak_flops(job.precision)
-    gemm_eff = (
-        (eff.gemm_fp8 or eff.gemm).require() if job.precision == "fp8" else eff.gemm.require()
-    )
-    gemm = _gemm_set_time(shapes.attention, tokens, tp, cluster, peak, gemm_eff)
+    rates = _gemm_rates(job, cluster)
+    gemm = gemm_set_time(shapes.attention, tokens, tp, rates)
     params = _sharded_params(shapes.attention, tp)
     act_width = shapes.dense_act_width / tp
+    activations = layer_activations(shapes, job, tp, moe)
     if moe:
         k = shapes.active_experts
         experts_here = np.maximum(shapes.experts / ep, 1.0)
         tokens_per_expert = tokens * k * ep / shapes.experts
-        per_expert = _gemm_set_time(
-            shapes.expert, tokens_per_expert, np.ones_like(tp), cluster, peak, gemm_eff
-        )
+        per_expert = gemm_set_time(shapes.expert, tokens_per_expert, np.ones_like(tp), rates)
         grouped_overhead = (experts_here - 1) * len(shapes.expert) * eff.kernel_overhead.require()
         gemm = gemm + experts_here * per_expert - grouped_overhead
         if shapes.shared_experts:
@@ -177,16 +152,16 @@ def _layer_times(
                 Gemm(g.k, g.n * shapes.shared_experts if g.split == "n" else g.n, g.split)
                 for g in shapes.expert
             )
-            gemm = gemm + _gemm_set_time(shared, tokens, tp, cluster, peak, gemm_eff)
+            gemm = gemm + gemm_set_time(shared, tokens, tp, rates)
             params = params + _sharded_params(shared, tp)
         router = (Gemm(d, shapes.experts, "none"),)
-        gemm = gemm + _gemm_set_time(router, tokens, tp, cluster, peak, gemm_eff)
+        gemm = gemm + gemm_set_time(router, tokens, tp, rates)
         params = params + experts_here * sum(g.params for g in shapes.expert) + d * shapes.experts
         act_width = k * (shapes.expert_act_width + d) + shapes.shared_experts * (
             shapes.expert_act_width / tp
         )
     else:
-        gemm = gemm + _gemm_set_time(shapes.dense_mlp, tokens, tp, cluster, peak, gemm_eff)
+        gemm = gemm + gemm_set_time(shapes.dense_mlp, tokens, tp, rates)
         params = params + _sharded_params(shapes.dense_mlp, tp)
 
     attn_f = _attention_forward_s(shapes, job, cluster, tokens, tp)
@@ -245,17 +220,6 @@ def _layer_times(
     tp_total = tp_f * np.where(recompute == RECOMPUTE_CODES["full"], 3.0, 2.0)
     ep_total = ep_exposed_f + ep_exposed_b + np.where(recompute == 2, ep_exposed_f, 0.0)
 
-    attn_internal = (shapes.qk_width + shapes.kv_width + shapes.v_width) / tp
-    if not job.software.fused_attention:
-        # Stored softmax output (2 B) and dropout mask (1 B) per score: the 5as/h term of
-        # Korthikanti et al. (arXiv:2205.05198, eq. 1), per token.
-        attn_internal = attn_internal + 2.5 * job.model.heads * job.seq_len / tp
-    full_layer = 5.0 * d / sp + attn_internal + act_width
-    act_elems = np.where(
-        recompute == RECOMPUTE_CODES["full"],
-        2.0 * d / sp,
-        np.where(recompute == RECOMPUTE_CODES["selective"], full_layer - attn_internal, full_layer),
-    )
     return _LayerTimes(
         fwd=fwd,
         bwd=bwd,
@@ -264,8 +228,8 @@ def _layer_times(
         cp=cp_f + cp_b,
         ep=ep_total,
         params=params,
-        act_bytes_per_token=act_elems * ACT_BYTES,
-        full_act_bytes_per_token=full_layer * ACT_BYTES,
+        act_stored_per_token=activations.stored(recompute),
+        act_full_per_token=activations.none,
     )
 
 
@@ -294,38 +258,6 @@ def _attention_forward_s(
     return np.asarray(gemm_s + traffic_s)
 
 
-def _validity(
-    job: TrainingJob, cluster: Cluster, grid: PlanGrid, shapes: LayerShapes
-) -> np.ndarray:
-    model = job.model
-    reason = np.zeros(len(grid), dtype=np.int64)
-    micro_batches = job.global_batch // np.maximum(grid.dp * grid.micro_batch, 1)
-    experts = shapes.experts
-    checks = [
-        grid.tp * grid.pp * grid.dp * grid.cp > cluster.count,
-        job.global_batch % (grid.dp * grid.micro_batch) != 0,
-        model.heads % grid.tp != 0,
-        grid.pp > model.layers,
-        (grid.schedule == SCHEDULE_CODES["interleaved"])
-        & ((grid.vp < 2) | (model.layers < grid.pp * grid.vp) | (micro_batches % grid.pp != 0))
-        | ((grid.schedule != SCHEDULE_CODES["interleaved"]) & (grid.vp > 1)),
-        (grid.ep > 1)
-        & ((experts == 0) | (experts % grid.ep != 0) | ((grid.dp * grid.cp) % grid.ep != 0)),
-        job.seq_len % (2 * grid.cp) != 0,
-        (grid.zero == 3) & (grid.pp > 1),
-    ]
-    for code, failed in enumerate(checks, start=1):
-        reason = np.where((reason == 0) & failed, code, reason)
-    dualpipe_bad = (grid.schedule == SCHEDULE_CODES["dualpipe"]) & (
-        (grid.pp < 2) | (grid.pp % 2 != 0) | (micro_batches < grid.pp)
-    )
-    return np.where(
-        (reason == 0) & dualpipe_bad,
-        REASONS.index("DualPipe needs an even pp of at least 2 and at least pp micro-batches"),
-        reason,
-    )
-
-
 def model_flops_per_token(job: TrainingJob, shapes: LayerShapes | None = None) -> float:
     """Forward + backward FLOPs per token as MFU counts them (PaLM, arXiv:2204.02311 app. B):
     6 x matmul parameters a token touches, plus 6 x L x S x (q.k + a.v widths), attention
@@ -339,7 +271,7 @@ def evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tra
     """Step time, its breakdown, memory per device and FLOPs for every plan in `grid`.
 
     Plans whose groups cross an unknown NIC get infinite times (inf - inf and 0 x inf appear
-    on the way, hence the silenced warnings) and are rejected with REASON_NO_NIC.
+    on the way, hence the silenced warnings) and are rejected with NO_NIC_CODE.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         return _evaluate_training(job, cluster, grid)
@@ -356,7 +288,7 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     vp = grid.vp.astype(float)
     tokens = grid.micro_batch * job.seq_len / cp
     layers = float(shapes.layers)
-    micro_batches = job.global_batch / (dp * grid.micro_batch)
+    micro = micro_batches(job, grid).astype(float)
 
     parts = []
     if shapes.dense_layers:
@@ -370,15 +302,13 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         return np.asarray(sum(share * getattr(times, field) for share, times in parts))
 
     layer_fwd, layer_bwd = mix("fwd"), mix("bwd")
-    per_stage = np.ceil(layers / pp)
-    last_stage = np.floor(layers / pp)
+    # The largest stage sets the pace; the last one, which also runs the LM head and the loss,
+    # holds at most an even share of the layers (see `largest_stage`).
+    per_stage = stage_layers(shapes.layers, grid.pp).astype(float)
+    last_stage = np.minimum(per_stage, np.floor(layers / pp))
 
     head = (Gemm(shapes.d_model, shapes.vocab, "n"),)
-    peak = chip.peak_flops(job.precision)
-    gemm_eff = (
-        (eff.gemm_fp8 or eff.gemm).require() if job.precision == "fp8" else eff.gemm.require()
-    )
-    head_f = _gemm_set_time(head, tokens, tp, cluster, peak, gemm_eff)
+    head_f = gemm_set_time(head, tokens, tp, _gemm_rates(job, cluster))
     loss_bytes = 3.0 * tokens * shapes.vocab / tp * 4.0
     loss_s = stream_time(
         loss_bytes, mem_bw=chip.memory_bandwidth.require(), mem_efficiency=eff.memory.require()
@@ -403,7 +333,7 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         (pp - 1) / vp,
         np.where(schedule == SCHEDULE_CODES["dualpipe"], np.maximum(pp / 2 - 1, 0.0), pp - 1),
     )
-    pipeline_s = (micro_batches + bubble_stages) * microbatch_s
+    pipeline_s = (micro + bubble_stages) * microbatch_s
     bubble_s = bubble_stages * microbatch_s
 
     # Parameters held by one device (the stage with the embedding or the head).
@@ -417,12 +347,15 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     stage_fwd = per_stage * layer_fwd
     stage_bwd = per_stage * layer_bwd
     all_reduce = all_reduce_time(local_params * MAIN_GRAD_BYTES, dp_group, dp_links)
+    # ZeRO-3 gathers the weights for every micro-batch's forward and backward and scatters its
+    # gradients; under pipeline parallelism it keeps them gathered through the step instead.
+    per_micro_batch = (zero == 3) & (pp == 1)
     dp_exposed = np.where(
         zero == 0,
         np.maximum(0.0, all_reduce - stage_bwd),
         np.where(
-            zero == 3,
-            micro_batches
+            per_micro_batch,
+            micro
             * (
                 np.maximum(0.0, param_sync - stage_fwd)
                 + np.maximum(0.0, param_sync + grad_sync - stage_bwd)
@@ -441,32 +374,23 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     )
     step_s = pipeline_s + dp_exposed + optimizer_s
 
-    copies = np.where(schedule == SCHEDULE_CODES["dualpipe"], 2.0, 1.0)
-    weights = local_params * WEIGHT_BYTES * copies / np.where(zero == 3, dp_group, 1.0)
-    grads = local_params * MAIN_GRAD_BYTES * copies / np.where(zero >= 2, dp_group, 1.0)
-    optimizer = local_params * OPTIMIZER_BYTES / shard
-    in_flight = np.where(
-        schedule == SCHEDULE_CODES["interleaved"],
-        np.minimum(pp * (1.0 + (pp - 1) / (pp * vp)), micro_batches * 1.0 + pp),
-        np.where(schedule == SCHEDULE_CODES["dualpipe"], pp + 1.0, pp),
-    )
-    in_flight = np.minimum(in_flight, np.maximum(micro_batches, 1.0))
-    act_per_layer = mix("act_bytes_per_token") * tokens
-    # Full recompute rebuilds one layer's activations at a time during the backward pass.
-    working_layer = np.where(
-        grid.recompute == RECOMPUTE_CODES["full"], mix("full_act_bytes_per_token") * tokens, 0.0
-    )
-    activations = in_flight * per_stage * act_per_layer + working_layer
     logits = 2.0 * tokens * shapes.vocab / tp * 4.0
-    memory = (
-        weights + grads + optimizer + np.maximum(activations, act_per_layer * last_stage + logits)
+    memory = training_memory(
+        grid,
+        local_params,
+        dp_group,
+        mix("act_stored_per_token") * tokens,
+        mix("act_full_per_token") * tokens,
+        micro,
+        per_stage,
+        last_stage,
+        logits,
     )
-    memory = memory + RESERVED_BYTES
 
-    reason = _validity(job, cluster, grid, shapes)
+    reason = rule_codes(job, cluster, grid)
     capacity = chip.memory.require() * USABLE_MEMORY_FRACTION
-    reason = np.where((reason == 0) & (memory > capacity), REASON_OOM, reason)
-    reason = np.where((reason == 0) & ~np.isfinite(step_s), REASON_NO_NIC, reason)
+    reason = np.where((reason == 0) & (memory.total > capacity), OOM_CODE, reason)
+    reason = np.where((reason == 0) & ~np.isfinite(step_s), NO_NIC_CODE, reason)
 
     model_flops = model_flops_per_token(job, shapes) * job.tokens_per_step
     recompute_flops = np.where(
@@ -479,28 +403,31 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         ),
     )
 
-    # A group over an unknown NIC has infinite time; keep it infinite (never NaN) so that
-    # comparisons stay meaningful and the plan is rejected with REASON_NO_NIC.
+    # Times are for the job's global batch (see `batch_scale`). A group over an unknown NIC has
+    # infinite time; keep it infinite (never NaN) so that comparisons stay meaningful and the
+    # plan is rejected with NO_NIC_CODE.
+    scale = batch_scale(job, grid)
+
     def finite_or_inf(values: FloatArray) -> FloatArray:
-        cleaned: FloatArray = np.nan_to_num(np.asarray(values, dtype=float), nan=np.inf)
+        cleaned: FloatArray = np.nan_to_num(np.asarray(values, dtype=float) * scale, nan=np.inf)
         return cleaned
 
     step_s = finite_or_inf(step_s)
     return TrainingArrays(
         step_s=step_s,
-        compute_s=finite_or_inf(micro_batches * per_stage * mix("compute")),
-        tp_comm_s=finite_or_inf(micro_batches * per_stage * mix("tp")),
-        cp_comm_s=finite_or_inf(micro_batches * per_stage * mix("cp")),
-        ep_comm_s=finite_or_inf(micro_batches * per_stage * mix("ep")),
-        pp_comm_s=finite_or_inf(micro_batches * p2p_s),
+        compute_s=finite_or_inf(micro * per_stage * mix("compute")),
+        tp_comm_s=finite_or_inf(micro * per_stage * mix("tp")),
+        cp_comm_s=finite_or_inf(micro * per_stage * mix("cp")),
+        ep_comm_s=finite_or_inf(micro * per_stage * mix("ep")),
+        pp_comm_s=finite_or_inf(micro * p2p_s),
         dp_comm_s=finite_or_inf(dp_exposed),
         bubble_s=finite_or_inf(bubble_s),
-        optimizer_s=optimizer_s,
-        weights_bytes=weights,
-        grads_bytes=grads,
-        optimizer_bytes=optimizer,
-        activation_bytes=activations,
-        memory_bytes=memory,
+        optimizer_s=finite_or_inf(optimizer_s),
+        weights_bytes=memory.weights,
+        grads_bytes=memory.grads,
+        optimizer_bytes=memory.optimizer,
+        activation_bytes=memory.activations,
+        memory_bytes=memory.total,
         model_flops=model_flops,
         hardware_flops=model_flops + recompute_flops,
         reason=reason,

@@ -22,12 +22,14 @@ import numpy as np
 from swarmscale.hardware import Cluster
 from swarmscale.perf.plans import PLAN_KEYS, RECOMPUTE_CODES, SCHEDULE_CODES, Plan, PlanGrid
 from swarmscale.perf.totals import training_totals
-from swarmscale.perf.training import REASON_OOM, REASONS, TrainingArrays, evaluate_training
+from swarmscale.perf.training import TrainingArrays, evaluate_training
+from swarmscale.perf.validity import OOM_CODE, REASONS, balanced_pp
 from swarmscale.workload import TrainingJob
 
 Objective = Literal["time", "cost", "energy"]
 OBJECTIVES: tuple[str, ...] = ("time", "cost", "energy")
 MAX_MICRO_BATCH = 16
+MAX_VP = 8  # virtual pipeline stages per device the search offers (a fixed vp may be larger)
 # Context parallelism pays off for long sequences; below 2K tokens per rank the GEMMs shrink
 # past what the validation cases cover (Llama 3 used CP only at 128K, arXiv:2407.21783).
 MIN_CP_CHUNK = 2048
@@ -73,11 +75,24 @@ def _cp_options(job: TrainingJob, fixed: dict[str, Any]) -> list[int]:
 
 
 def _pp_options(job: TrainingJob, fixed: dict[str, Any]) -> list[int]:
-    return _pick(fixed, "pp", list(range(1, job.model.layers + 1)))
+    """Balanced splits (see `balanced_pp`); a fixed pp may be uneven (up to one layer per
+    stage in the layers)."""
+    layers = job.model.layers
+    return _pick(fixed, "pp", [p for p in range(1, layers + 1) if balanced_pp(layers, p)])
 
 
 def _dp_allowed(job: TrainingJob, fixed: dict[str, Any], dp: int) -> bool:
-    return job.global_batch % dp == 0 and ("dp" not in fixed or int(fixed["dp"]) == dp)
+    """dp divides the global batch (frameworks assert it); a fixed dp may leave a remainder,
+    run as the framework rounds the batch (see `perf.validity.micro_batches`)."""
+    if "dp" in fixed:
+        return int(fixed["dp"]) == dp
+    return job.global_batch % dp == 0
+
+
+def _vp_options(job: TrainingJob, pp: int, coarse: bool) -> tuple[int, ...]:
+    """Virtual stages per device that divide the layers of the largest stage."""
+    per_stage = -(-job.model.layers // pp)
+    return tuple(v for v in ((2,) if coarse else range(2, MAX_VP + 1)) if per_stage % v == 0)
 
 
 def enumerate_plans(
@@ -106,7 +121,7 @@ def enumerate_plans(
                 if rest % pp or not _dp_allowed(job, fixed, rest // pp):
                     continue
                 dp = rest // pp
-                per_rank = job.global_batch // dp
+                per_rank = max(job.global_batch // dp, 1)
                 mbs = _pick(
                     fixed, "micro_batch", _divisors(per_rank, 4 if coarse else MAX_MICRO_BATCH)
                 )
@@ -117,15 +132,12 @@ def enumerate_plans(
                 )
                 schedules: list[tuple[int, int]] = [(SCHEDULE_CODES["1f1b"], 1)]
                 if pp > 1:
-                    schedules += [
-                        (SCHEDULE_CODES["interleaved"], v)
-                        for v in ((2,) if coarse else (2, 4))
-                        if model.layers >= pp * v
-                    ]
+                    vps = (int(fixed["vp"]),) if "vp" in fixed else _vp_options(job, pp, coarse)
+                    schedules += [(SCHEDULE_CODES["interleaved"], v) for v in vps if v > 1]
                 if pp > 1 and pp % 2 == 0 and (moe is not None or not coarse):
                     schedules.append((SCHEDULE_CODES["dualpipe"], 1))
                 schedules = [s for s in schedules if _schedule_allowed(fixed, s)]
-                zeros = [z for z in ((1, 3) if coarse else (0, 1, 2, 3)) if pp == 1 or z < 3]
+                zeros = [1, 3] if coarse else [0, 1, 2, 3]
                 for mb, ep, (schedule, vp), recompute, zero in itertools.product(
                     mbs,
                     _pick(fixed, "ep", eps),
@@ -304,7 +316,7 @@ def search(
             raise
         raise NoPlanError(no_plan_message(job, cluster, fixed)) from None
     arrays = evaluate_training(job, cluster, grid)
-    feasible = arrays.feasible | (ignore_memory & (arrays.reason == REASON_OOM))
+    feasible = arrays.feasible | (ignore_memory & (arrays.reason == OOM_CODE))
     score = _objective_values(job, cluster, arrays, grid, objective)
     score = np.where(feasible & np.isfinite(score), score, np.inf)
     order = np.argsort(score, kind="stable")[: max(top_k, 1)]

@@ -13,32 +13,29 @@ from swarmscale.perf.serving import offline_throughput
 from swarmscale.plan.serving import candidate_plans
 from swarmscale.workload import InferenceJob
 
-SERVING_PLAN_KEYS = ("tp", "pp", "ep")
-
 
 def inference_job(case: Case, model: Any) -> InferenceJob:
-    kv_bytes = 1.0 if case.precision in ("fp8", "int8") else 2.0
+    kv_bytes = 1.0 if case.precision in ("fp8", "fp4", "int8") else 2.0
     if case.precision == "fp32":
-        raise ValueError(f"case {case.id}: inference precision must be bf16, fp8, int8 or int4")
+        raise ValueError(
+            f"case {case.id}: inference precision must be bf16, fp8, fp4, int8 or int4"
+        )
     return InferenceJob(model, case.precision, kv_bytes=kv_bytes)
 
 
 def _case_plans(case: Case, job: InferenceJob, cluster: Cluster) -> list[ServingPlan]:
-    if case.plan is not None:
-        unknown = set(case.plan) - set(SERVING_PLAN_KEYS)
-        if unknown:
-            raise ValueError(
-                f"case {case.id}: plan keys {sorted(unknown)} do not apply to "
-                f"inference; allowed: {', '.join(SERVING_PLAN_KEYS)}"
-            )
-        plan = ServingPlan(**{k: int(v) for k, v in case.plan.items()})
-        if case.chips % plan.chips:
-            raise ValueError(
-                f"case {case.id}: {case.chips} chips are not a whole number of "
-                f"{plan.chips}-chip replicas"
-            )
-        return [plan]
-    return [p for p in candidate_plans(job, cluster) if case.chips % p.chips == 0]
+    """The case's replica plan (its `dp` is the replica count), or every candidate that
+    divides its chips."""
+    if case.plan is None:
+        return [p for p in candidate_plans(job, cluster) if case.chips % p.chips == 0]
+    fields = {key: int(value) for key, value in case.plan.items() if key != "dp"}
+    plan = ServingPlan(**fields)
+    replicas = int(case.plan.get("dp", case.chips // plan.chips))
+    if plan.chips * replicas != case.chips:
+        raise ValueError(
+            f"case {case.id}: {case.chips} chips are not {replicas} replicas of {plan.chips} chips"
+        )
+    return [plan]
 
 
 def _predict_one(case: Case, replica: ReplicaModel, replicas: int) -> dict[str, float]:

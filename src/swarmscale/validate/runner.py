@@ -64,7 +64,7 @@ def case_model(case: Case, catalog: Catalog) -> Model:
             **arch,
             "id": case.id,
             "name": f"inline architecture of {case.id}",
-            "family": "dense",
+            "family": "moe" if arch.get("moe") else "dense",
             "source": case.source,
             "max_seq_len": max(seq + (case.output_len or 0), 1),
         }
@@ -96,7 +96,7 @@ def predict_training(
     assert case.seq_len is not None and case.global_batch is not None
     if case.precision not in ("bf16", "fp8"):
         raise ValueError(f"case {case.id}: training precision must be bf16 or fp8")
-    software = SoftwareOptions(**case.software.model_dump())
+    software = SoftwareOptions(**case.software.model_dump(exclude={"cuda_graphs"}))
     job = TrainingJob(
         case_model(case, catalog),
         case.seq_len,
