@@ -105,7 +105,7 @@ def test_device_names_map_to_chips(catalog: Catalog, device: str, chip: str) -> 
 
 def test_an_unknown_device_asks_for_the_chip(catalog: Catalog) -> None:
     with pytest.raises(CatalogError, match="--chip"):
-        chip_for_device(catalog, "NVIDIA H100 PCIe")
+        chip_for_device(catalog, "NVIDIA V100-SXM2-32GB")
 
 
 def _jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
@@ -165,8 +165,8 @@ def _edited_profile(tmp_path: Path, edit: dict[str, object]) -> Path:
         ({"efficiency.gemm.value": 1.2, "efficiency.gemm.high": 1.3}, "field 'efficiency': gemm"),
         ({"efficiency.applies_to": "a100-sxm-80gb"}, "field 'efficiency': applies_to"),
         (
-            {"chip": "h100-nvl", "efficiency.applies_to": "h100-nvl"},
-            "field 'chip': unknown chip 'h100-nvl'",
+            {"chip": "v100-sxm2", "efficiency.applies_to": "v100-sxm2"},
+            "field 'chip': unknown chip 'v100-sxm2'",
         ),
         ({"measurements": []}, "field 'measurements'"),
     ],

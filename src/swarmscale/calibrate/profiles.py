@@ -49,8 +49,11 @@ def chip_for_device(catalog: Catalog, device_name: str) -> Chip:
         for chip in catalog.chips.values()
         if chip.vendor.upper() in tokens
         and chip.name.upper().split()[1] in tokens
-        and ("PCIE" in tokens) == ("PCIE" in chip.name.upper())
+        and all((form in tokens) == (form in chip.name.upper()) for form in ("PCIE", "NVL"))
     ]
+    sizes = {int(match) for match in re.findall(r"\b(\d+)GB\b", device_name.upper())}
+    if sizes and len(candidates) > 1:  # memory variants of one die: the size tells them apart
+        candidates = [c for c in candidates if round((c.memory.value or 0) / 1e9) in sizes]
     if len(candidates) != 1:
         named = ", ".join(chip.id for chip in candidates) or "none"
         raise CatalogError(
