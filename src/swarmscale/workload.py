@@ -22,12 +22,16 @@ class SoftwareOptions:
     ranks (Korthikanti et al. 2022); off, each TP rank repeats them on the whole sequence.
     `eager`: plain PyTorch eager mode: every elementwise operation is its own kernel (no fusion,
     no torch.compile), so launches and memory traffic grow.
+    `tp_comm_overlap`: tensor-parallel all-gathers and reduce-scatters run in pieces behind
+    the GEMMs they feed (Transformer Engine userbuffers, NeMo's recipes); needs sequence
+    parallelism.
     """
 
     fused_attention: bool = True
     overlap_grad_reduce: bool = True
     sequence_parallel: bool = True
     eager: bool = False
+    tp_comm_overlap: bool = False
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,28 @@ def test_gemm_time_follows_the_h100_measurements(catalog: Catalog) -> None:
         assert float(predicted) == pytest.approx(row["seconds"], rel=0.2), row["M"]
 
 
+@pytest.mark.parametrize(
+    ("m", "n", "k", "flops_per_s"),
+    [
+        (4096, 4096, 4096, 780193877565849),
+        (2048, 2048, 2048, 641039894925373),
+        (1024, 1024, 1024, 252764082862523),
+        (256, 4096, 4096, 418449658612626),
+        (4096, 256, 4096, 398863976225854),
+    ],
+)
+def test_gemm_time_follows_xla_measured_h100_table(
+    catalog: Catalog, m: int, n: int, k: int, flops_per_s: float
+) -> None:
+    """XLA's measured GEMM table for sm_90 (openxla/xla@71feeddf, xla/service/gpu/model/
+    matmul_interpolator_data.h, bf16, batch 1): kernel FLOP/s by shape; within 25%."""
+    h100 = catalog.chip("h100-sxm")
+    eff = catalog.efficiency_for(h100)
+    rates = gemm_rates(h100, eff, "bf16", 2.0, 2.0, eff.kernel_overhead.require())
+    measured_s = 2.0 * m * n * k / flops_per_s
+    assert float(gemm_time(m, k, n, rates)) == pytest.approx(measured_s, rel=0.25)
+
+
 def test_all_reduce_inside_an_nvlink_domain(catalog: Catalog) -> None:
     """1 GB ring all-reduce over 8 H100s: 2 x 7/8 x 1 GB / (450 GB/s x 0.8) + 6 x 3 us."""
     cluster = build_cluster(catalog, "h100-sxm", 8)

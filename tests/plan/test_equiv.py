@@ -22,16 +22,16 @@ JOB_70B = TrainingJob(CATALOG.model("llama3-70b"), 4096, 1024)  # 4M-token batch
 
 
 def test_h800_count_is_the_fewest_single_chips(catalog: Catalog) -> None:
-    """64 H100 -> 80 H800: 64 H800 step slower and no count from 65 to 79 admits a balanced
-    plan of llama3-70b's 80 layers with dp dividing its 1,024-sequence batch."""
+    """64 H100 -> 72 H800: 64 H800 step slower (H800's NVLink is 400 GB/s, not 900) and no
+    count from 65 to 71 steps as fast."""
     result = training_equivalence(catalog, JOB_70B, "h100-sxm", 64, "h800-sxm")
-    assert result.candidate_chips == 80
+    assert result.candidate_chips == 72
     assert result.candidate_value is not None
     assert result.time_ratio == pytest.approx(result.candidate_value / result.reference_value)
     assert result.time_ratio <= 1.0
     below = fastest_step_s(JOB_70B, build_cluster(catalog, "h800-sxm", 64))
     assert math.isfinite(below) and below > result.reference_value
-    for count in range(1, 80):
+    for count in range(1, 72):
         step = fastest_step_s(JOB_70B, build_cluster(catalog, "h800-sxm", count))
         assert step > result.reference_value
 
@@ -44,9 +44,9 @@ def test_910c_count_need_not_fill_a_supernode(catalog: Catalog) -> None:
     assert result.candidate_chips == 2048 and result.candidate_chips % 384 != 0
     assert result.time_ratio is not None and 0.5 < result.time_ratio <= 1.0
     reference = build_cluster(catalog, "h100-sxm", 1024, "hgx-h100-8")
-    candidate = build_cluster(catalog, "ascend-910c", 1728, "cloudmatrix-384")
+    candidate = build_cluster(catalog, "ascend-910c", 2048, "cloudmatrix-384")
     assert result.power_ratio == pytest.approx(
-        fleet_it_power_w(candidate, 1728) / fleet_it_power_w(reference, 1024)
+        fleet_it_power_w(candidate, 2048) / fleet_it_power_w(reference, 1024)
     )
     # CloudMatrix 384: 559 kW for 384 chips, hosts and network included (SemiAnalysis).
     load = catalog.assumptions.chip_load.require()
@@ -55,23 +55,24 @@ def test_910c_count_need_not_fill_a_supernode(catalog: Catalog) -> None:
 
 def test_reference_runs_on_exactly_its_count(catalog: Catalog) -> None:
     """The reference step is `train --chips N`'s best plan on N chips, not a smaller count;
-    992 = 32 x 31 splits badly, so 864 = 32 x 27 H100 already step as fast."""
-    result = training_equivalence(catalog, JOB_70B, "h100-sxm", 992, "h100-sxm")
-    cluster = build_cluster(catalog, "h100-sxm", 992)
+    960 = 64 x 15 splits badly (15 pipeline stages), so 896 = 128 x 7 H100 step as fast."""
+    result = training_equivalence(catalog, JOB_70B, "h100-sxm", 960, "h100-sxm")
+    cluster = build_cluster(catalog, "h100-sxm", 960)
     best = search(JOB_70B, cluster, "time", top_k=1).best
-    assert best is not None and best.plan.chips == 992
+    assert best is not None and best.plan.chips == 960
     assert result.reference_value == pytest.approx(float(best.totals["step_s"]))
-    assert result.candidate_chips == 864
+    assert result.candidate_chips == 896
     assert result.time_ratio is not None and result.time_ratio <= 1.0
 
 
 def test_reference_without_a_plan_names_nearby_counts(catalog: Catalog) -> None:
-    """1,000 = 8 x 125 and Llama 3 70B has 80 layers: 992 = 32 x 31 and 1,008 = 16 x 63 work."""
+    """1,000 = 8 x 125: dp must divide the 1,024-sequence batch, so tp x pp x cp would hold
+    125; the nearest counts with a plan are 960 = 64 x 15 and 1,024."""
     with pytest.raises(ValueError) as error:
         training_equivalence(catalog, JOB_70B, "h100-sxm", 1000, "ascend-910c")
     assert str(error.value) == (
         "reference 1,000 h100-sxm: no plan fits exactly 1,000 chips for llama3-70b with a "
-        "global batch of 1,024 sequences; nearby counts that work: 992, 1,008"
+        "global batch of 1,024 sequences; nearby counts that work: 960, 1,024"
     )
 
 
@@ -81,7 +82,7 @@ def test_search_names_nearby_counts_only_when_it_picks_the_counts(catalog: Catal
         search(JOB_70B, cluster)
     assert str(error.value) == (
         "no plan fits exactly 1,000 chips for llama3-70b with a global batch "
-        "of 1,024 sequences; nearby counts that work: 992, 1,008"
+        "of 1,024 sequences; nearby counts that work: 960, 1,024"
     )
     with pytest.raises(NoPlanError) as fixed:
         search(JOB_70B, cluster, "time", {"chips": 1000})
@@ -106,7 +107,7 @@ def test_train_cli_names_nearby_counts(run_cli: CliRunner) -> None:
         ["train", "--model", "llama3-70b", "--chip", "h100-sxm", "--chips", "1000"]
     )
     assert code == 2 and out == ""
-    assert "nearby counts that work: 992, 1,008" in err
+    assert "nearby counts that work: 960, 1,024" in err
 
 
 def test_equiv_cli_takes_systems(run_cli: CliRunner) -> None:
@@ -114,7 +115,7 @@ def test_equiv_cli_takes_systems(run_cli: CliRunner) -> None:
     code, out, _ = run_cli([*ref, "--candidate", "ascend-910c", "--system", "cloudmatrix-384"])
     assert code == 0
     payload = json.loads(out)
-    assert payload["candidate_chips"] == 1728 and payload["time_ratio"] <= 1.0
+    assert payload["candidate_chips"] == 2048 and payload["time_ratio"] <= 1.0
     assert payload["reference_system"] == "hgx-h100-8"
     assert payload["candidate_system"] == "cloudmatrix-384"
 

@@ -5,24 +5,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from swarmscale.catalog import Catalog, CatalogError
 from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
+from swarmscale.catalog.schemas import Case
 from swarmscale.report.validation import profile_section
-from swarmscale.validate.fit import fit_factor
+from swarmscale.validate.fit import COARSE, FitTable, FittedFactor, fit_factor
+from swarmscale.validate.groups import leave_one_group_out
 from swarmscale.validate.runner import profile_pairs, run_case, run_cases, summarize
 from tests.conftest import CliRunner
 
 TRAINING = SHIPPED_CASES / "training.yaml"
 
 
-def test_shipped_training_cases_meet_targets(catalog: Catalog) -> None:
-    """Issue 3: median |error| <= 10%, max <= 25% on the shipped training cases."""
-    summary = summarize(run_cases(load_cases(TRAINING), catalog))
-    assert summary["n"] >= 15
-    assert summary["median_abs_error"] is not None and summary["median_abs_error"] <= 0.10
-    assert summary["max_abs_error"] is not None and summary["max_abs_error"] <= 0.25
+def test_out_of_group_error_stays_at_the_published_headline(catalog: Catalog) -> None:
+    """README and docs/validation.md quote the leave-one-source-group-out error: each group's
+    cases predicted with the fitted factor refitted on the other groups only. Training stays
+    within 15% median (12.4% when last regenerated) over at least 400 measurements."""
+    cases = [case for path in sorted(SHIPPED_CASES.glob("*.yaml")) for case in load_cases(path)]
+    outcome = leave_one_group_out(cases, catalog)
+    training = summarize([r for g in outcome for r in g.results if r.kind == "training"])
+    assert training["n"] is not None and int(training["n"]) >= 400
+    assert training["median_abs_error"] is not None and training["median_abs_error"] <= 0.15
 
 
 def test_shipped_inference_cases_meet_targets(catalog: Catalog) -> None:
@@ -33,17 +39,72 @@ def test_shipped_inference_cases_meet_targets(catalog: Catalog) -> None:
     assert summary["max_abs_error"] is not None and summary["max_abs_error"] <= 0.30
 
 
-def test_fit_reproduces_the_catalog_value_and_ignores_test_cases(catalog: Catalog) -> None:
+SUSTAINED = FittedFactor("default", "training_sustained")
+
+
+def test_fit_reproduces_the_shipped_value(catalog: Catalog) -> None:
+    """The catalog ships the value `swarmscale fit` finds on every shipped fit-split case."""
+    cases = [case for path in sorted(SHIPPED_CASES.glob("*.yaml")) for case in load_cases(path)]
+    shipped = catalog.efficiency["default"].training_sustained
+    assert shipped is not None
+    assert fit_factor(cases, catalog, SUSTAINED).value == pytest.approx(shipped.require())
+
+
+def test_fit_ignores_test_cases(catalog: Catalog) -> None:
     cases = load_cases(TRAINING)
-    fitted = fit_factor(cases, catalog, "a100-sxm-80gb", "gemm").fitted
-    a100 = catalog.efficiency_for(catalog.chip("a100-sxm-80gb"))
-    assert fitted == pytest.approx(a100.gemm.require())
+    fitted = fit_factor(cases, catalog, SUSTAINED).value
     tampered = [
         case.model_copy(update={"measured": {k: v * 3 for k, v in case.measured.items()}})
         if case.split == "test" else case
         for case in cases
     ]  # fmt: skip
-    assert fit_factor(tampered, catalog, "a100-sxm-80gb", "gemm").fitted == fitted
+    assert fit_factor(tampered, catalog, SUSTAINED).value == fitted
+
+
+def test_fit_table_interpolates_between_grid_points() -> None:
+    """Predictions proportional to 1 / value match the measurement exactly at 0.63, which lies
+    between two COARSE points: the fine search finds it."""
+    column = np.log(0.63 / np.asarray(COARSE))[:, None]
+    table = FitTable(SUSTAINED, {"a": column, "b": column})
+    assert table.best(["a", "b"]) == pytest.approx(0.63, abs=0.011)
+    assert table.best(["not-in-table"]) is None
+
+
+def _grouped(cases: list[Case]) -> list[Case]:
+    """Two groups, each with fit and test cases."""
+    out = []
+    for split in ("fit", "test"):
+        members = [case for case in cases if case.split == split]
+        out += [
+            case.model_copy(update={"source_group": "first" if i % 2 else "second"})
+            for i, case in enumerate(members)
+        ]
+    return out
+
+
+def test_leave_one_group_out_never_uses_a_groups_own_cases(catalog: Catalog) -> None:
+    """Tripling the first group's measurements changes the second group's refit, never the
+    first group's own predictions."""
+    cases = _grouped(load_cases(TRAINING))
+    tampered = [
+        case.model_copy(update={"measured": {k: v * 3 for k, v in case.measured.items()}})
+        if case.source_group == "first" else case
+        for case in cases
+    ]  # fmt: skip
+    plain = {g.group: g for g in leave_one_group_out(cases, catalog)}
+    bent = {g.group: g for g in leave_one_group_out(tampered, catalog)}
+    assert [r.predicted for r in plain["first"].results] == [
+        r.predicted for r in bent["first"].results
+    ]
+    assert plain["second"].refits != bent["second"].refits
+
+
+def test_a_group_no_other_group_informs_is_not_scored_in_sample(catalog: Catalog) -> None:
+    cases = [case.model_copy(update={"source_group": "only"}) for case in load_cases(TRAINING)]
+    (only,) = leave_one_group_out(cases, catalog)
+    assert only.results == [] and only.refits == {}
+    assert len(only.unpredicted) == len(cases)
+    assert all("default.training_sustained" in why for _, why in only.unpredicted)
 
 
 def _write(tmp_path: Path, body: str) -> Path:
@@ -117,7 +178,8 @@ def test_validate_markdown_report(tmp_path: Path, run_cli: CliRunner) -> None:
     code, _, _ = run_cli(["validate", str(TRAINING), "--markdown", str(out_file)])
     assert code == 0
     text = out_file.read_text()
-    assert "| training, fit split |" in text and "## Fit: `gemm` of `a100-sxm-80gb`" in text
+    assert "| training, fit split |" in text
+    assert "## Fit: `training_sustained` of the `default` layer" in text
 
 
 def test_profile_section_compares_each_profiled_case_without_and_with(catalog: Catalog) -> None:

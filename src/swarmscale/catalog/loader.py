@@ -236,6 +236,16 @@ class Catalog:
         applies_to = f"profile {profile.id}" if profile is not None else layers[-1].applies_to
         return Efficiency(applies_to=applies_to, **merged)
 
+    def factor_layer(self, chip: Chip, factor: str) -> str:
+        """The efficiency layer `chip` takes `factor` from (the most specific that sets it);
+        "profile" when its die's measured device profile does."""
+        profile = self.profiles.get(chip.silicon)
+        if profile is not None and getattr(profile.efficiency, factor, None) is not None:
+            return "profile"
+        keys = ("default", chip.software_stack, chip.silicon, chip.id)
+        setting = [k for k in keys if getattr(self.efficiency.get(k), factor, None) is not None]
+        return setting[-1] if setting else "none"
+
     def with_profile(self, profile: DeviceProfile, origin: str = "") -> Catalog:
         """This catalog with `profile` as its chip's measured layer (replacing any shipped one);
         the version changes so stored runs tell the two apart."""

@@ -204,8 +204,8 @@ class Chip(Frozen):
     aliases: tuple[str, ...] = ()
     same_silicon_as: CatalogId | None = Field(
         default=None,
-        description="a chip with the same die, clocks and memory (an export variant with cut "
-        "links): kernel efficiencies fitted or measured on either apply to both",
+        description="a chip with the same die and clocks (an export variant with cut links, or "
+        "a memory variant): kernel efficiencies fitted or measured on either apply to both",
     )
     notes: str | None = None
 
@@ -389,7 +389,7 @@ class PriceFact(Frozen):
 # one: a memory-bound GEMM can beat the HBM datasheet when its weights sit in a large L2.
 FRACTION_FACTORS = (
     "gemm", "gemm_fp8", "attention", "memory", "gemm_memory", "scale_up", "scale_out",
-    "all_to_all",
+    "all_to_all", "training_sustained",
 )  # fmt: skip
 
 
@@ -430,6 +430,11 @@ class Efficiency(Frozen):
     serving_step_overhead: Seconds = Field(
         description="fixed host cost of one serving iteration: scheduling, sampling, batching"
     )
+    training_sustained: Fraction = Field(
+        description="share of the kernel benchmarks' tensor-core rate a whole training step "
+        "sustains (clocks under a step's power draw, backward layouts, SMs lent to overlapped "
+        "communication): the one factor fitted on validation cases"
+    )
 
     def at(self, bound: Literal["low", "high"] | None) -> Efficiency:
         """Every fraction of peak at one end of its range: "low" is the pessimistic stack."""
@@ -448,7 +453,7 @@ class Efficiency(Frozen):
 EFFICIENCY_FACTORS = (
     "gemm", "gemm_fp8", "attention", "memory", "gemm_memory", "scale_up", "scale_out",
     "all_to_all", "kernel_overhead", "scale_up_latency", "scale_out_latency",
-    "serving_step_overhead",
+    "serving_step_overhead", "training_sustained",
 )  # fmt: skip
 
 
@@ -468,6 +473,7 @@ class EfficiencyEntry(Frozen):
     scale_up_latency: Seconds | None = None
     scale_out_latency: Seconds | None = None
     serving_step_overhead: Seconds | None = None
+    training_sustained: Fraction | None = None
     fitted: tuple[str, ...] = Field(
         default=(), description="factors of this entry fitted on the fit-split cases"
     )
@@ -581,6 +587,9 @@ class Assumptions(Frozen):
     fabric: tuple[FabricTier, ...] = Field(
         min_length=1, description="scale-out network tiers, innermost first"
     )
+    mtp_acceptance: Fraction = Field(
+        description="share of multi-token-prediction draft tokens the target model accepts"
+    )
 
 
 class FabricTier(Frozen):
@@ -628,13 +637,16 @@ class CaseSoftware(Frozen):
     """Framework features of the measured run (see `workload.SoftwareOptions`).
 
     `eager`: plain PyTorch without fused kernels or torch.compile (one kernel launch per
-    operation). `cuda_graphs`: decode steps replayed as CUDA graphs (serving engines' default).
+    operation). `tp_comm_overlap`: tensor-parallel communication hidden behind GEMMs (needs
+    sequence parallelism). `cuda_graphs`: decode steps replayed as CUDA graphs (serving
+    engines' default); serving cases without them (or eager) are listed as not predicted.
     """
 
     fused_attention: bool = True
     overlap_grad_reduce: bool = True
     sequence_parallel: bool = True
     eager: bool = False
+    tp_comm_overlap: bool = False
     cuda_graphs: bool = True
 
 
@@ -705,6 +717,12 @@ class Case(Frozen):
     slo: ServingSlo | None = None
     disaggregated: Disaggregation | None = None
     speculative: Speculative | None = None
+    static_batch: bool = Field(
+        default=False,
+        description="the batch's requests start together and run to the end (LMDeploy's and "
+        "TensorRT-LLM's static benchmarks), so time to first token waits for every prompt's "
+        "prefill; else requests join a running batch (fixed concurrency)",
+    )
     measured: dict[Metric, float] = Field(min_length=1)
     split: Literal["fit", "test"] = "test"
     notes: str | None = None

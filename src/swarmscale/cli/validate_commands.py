@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -14,9 +15,17 @@ from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
 from swarmscale.catalog.schemas import Case
 from swarmscale.cli.output import console, error_console, print_json
 from swarmscale.files import check_output_path, write_text_atomic
-from swarmscale.report.validation import profile_section, validation_markdown
-from swarmscale.validate.fit import FitResult, fit_factor
-from swarmscale.validate.runner import CaseResult, profile_pairs, run_case, summarize
+from swarmscale.report.plots import plot_validation
+from swarmscale.report.validation import logo_section, profile_section, validation_markdown
+from swarmscale.validate.fit import COARSE, FitResult, FittedFactor, fit_factor, fitted_factors
+from swarmscale.validate.groups import GroupResult, group_of, leave_one_group_out
+from swarmscale.validate.runner import (
+    CaseResult,
+    Validation,
+    predict_cases,
+    profile_pairs,
+    summarize,
+)
 
 CasesArg = Annotated[
     list[Path] | None,
@@ -33,25 +42,20 @@ def _load(paths: list[Path] | None) -> list[Case]:
     return cases
 
 
-def _run_with_progress(cases: list[Case]) -> list[CaseResult]:
-    catalog = default_catalog()
-    results: list[CaseResult] = []
+def _run_with_progress(cases: list[Case]) -> Validation:
     with Progress(console=error_console, transient=True) as progress:
         task = progress.add_task("validating", total=len(cases))
-        for case in cases:
+
+        def advance(case: Case) -> None:
             progress.update(task, description=case.id)
-            results.extend(run_case(case, catalog))
             progress.advance(task)
-    return results
+
+        return predict_cases(cases, default_catalog(), advance)
 
 
 def _catalog_fits(cases: list[Case]) -> list[FitResult]:
     catalog = default_catalog()
-    return [
-        fit_factor(cases, catalog, entry.applies_to, factor)
-        for entry in catalog.efficiency.values()
-        for factor in entry.fitted
-    ]
+    return [fit_factor(cases, catalog, fitted) for fitted in fitted_factors(catalog)]
 
 
 def validate(
@@ -60,22 +64,44 @@ def validate(
     markdown: Annotated[
         Path | None, typer.Option(help="Also write the Markdown report (docs/validation.md).")
     ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="With --markdown: a PNG of out-of-group predicted vs measured."),
+    ] = None,
+    by_group: Annotated[
+        bool,
+        typer.Option(
+            "--by-group",
+            help="Leave-one-source-group-out: each group predicted with every fitted factor "
+            "refitted without it (the headline error).",
+        ),
+    ] = False,
 ) -> None:
     """Predict every case and print measured vs predicted with the signed error."""
     if markdown is not None:
         check_output_path(markdown, "--markdown", (".md",))
+    if plot is not None:
+        if markdown is None:
+            raise typer.BadParameter("--plot needs --markdown", param_hint="--plot")
+        check_output_path(plot, "--plot", (".png",))
     cases = _load(cases_files)
-    results = _run_with_progress(cases)
-    summary = summarize(results)
+    if by_group:
+        _print_by_group(_leave_one_group_out(cases), as_json)
+        return
+    validation = _run_with_progress(cases)
+    results = validation.results
+    summary = {**summarize(results), "unpredicted": len(validation.unpredicted)}
     if markdown is not None:
-        command = "swarmscale validate --markdown " + str(markdown)
-        single = {case.id for case in cases if case.chips == 1}
-        pairs = profile_pairs(cases, results, default_catalog())
-        profile_lines = profile_section(pairs, single)
-        text = validation_markdown(results, _catalog_fits(cases), command, profile_lines)
-        write_text_atomic(markdown, text)
+        _write_report(cases, results, markdown, plot)
     if as_json:
-        print_json({"cases": [result.as_dict() for result in results], "summary": summary})
+        unpredicted = [{"id": case_id, "reason": why} for case_id, why in validation.unpredicted]
+        print_json(
+            {
+                "cases": [result.as_dict() for result in results],
+                "unpredicted": unpredicted,
+                "summary": summary,
+            }
+        )
         return
     table = Table(title=f"{len(cases)} cases")
     for header in ("id", "kind", "metric", "measured", "predicted", "error", "split"):
@@ -93,6 +119,8 @@ def validate(
             result.split,
         )
     console.print(table)
+    for case_id, why in validation.unpredicted:
+        console.print(f"[yellow]not predicted[/yellow] {case_id}: {why}")
     median, worst = summary["median_abs_error"], summary["max_abs_error"]
     if median is not None and worst is not None:
         console.print(
@@ -101,21 +129,101 @@ def validate(
         )
 
 
+def _write_report(
+    cases: list[Case], results: list[CaseResult], markdown: Path, plot: Path | None
+) -> None:
+    command = f"swarmscale validate --markdown {markdown}" + (f" --plot {plot}" if plot else "")
+    outcome = _leave_one_group_out(cases)
+    single = {case.id for case in cases if case.chips == 1}
+    profile_lines = profile_section(profile_pairs(cases, results, default_catalog()), single)
+    headline = logo_section(outcome)
+    if plot is not None:
+        points = [(g.group, r.kind, r.measured, r.predicted) for g in outcome for r in g.results]
+        plot_validation(points, plot, "Out-of-group predictions (leave one source group out)")
+        link = _relative(plot, markdown)
+        headline += ["", f"![predicted against measured, out of group]({link})"]
+    text = validation_markdown(results, _catalog_fits(cases), command, profile_lines, headline)
+    write_text_atomic(markdown, text)
+
+
+def _relative(target: Path, document: Path) -> str:
+    """`target` as a link from `document`'s folder."""
+    return os.path.relpath(target.resolve(), document.resolve().parent)
+
+
+def _leave_one_group_out(cases: list[Case]) -> list[GroupResult]:
+    with Progress(console=error_console, transient=True) as progress:
+        catalog = default_catalog()
+        steps = len({group_of(case) for case in cases}) + len(COARSE) * len(fitted_factors(catalog))
+        task = progress.add_task("leave one group out", total=steps)
+
+        def advance(step: str) -> None:
+            progress.update(task, description=step)
+            progress.advance(task)
+
+        return leave_one_group_out(cases, catalog, advance)
+
+
+def _print_by_group(outcome: list[GroupResult], as_json: bool) -> None:
+    summary = {
+        kind: summarize([r for g in outcome for r in g.results if r.kind == kind])
+        for kind in ("training", "inference")
+    }
+    if as_json:
+        print_json(
+            {
+                "groups": [
+                    {
+                        "group": g.group,
+                        **g.summary(),
+                        "refits": g.refits,
+                        "cases": [r.as_dict() for r in g.results],
+                    }
+                    for g in outcome
+                ],
+                "summary": summary,
+            }
+        )
+        return
+    table = Table(title="Leave one source group out: each group predicted without its cases")
+    for header in ("group", "kind", "n", "median |error|", "max |error|"):
+        table.add_column(header, justify="left" if header in ("group", "kind") else "right")
+    for g in outcome:
+        row = g.summary()
+        kinds = ",".join(sorted({r.kind for r in g.results}))
+        table.add_row(
+            g.group, kinds, str(row["n"]), _percent(row["median_abs_error"]),
+            _percent(row["max_abs_error"]),
+        )  # fmt: skip
+    console.print(table)
+    for kind, row in summary.items():
+        console.print(
+            f"{kind}: out-of-group median |error| {_percent(row['median_abs_error'])}, "
+            f"max {_percent(row['max_abs_error'])} over {row['n']} measurements"
+        )
+
+
+def _percent(value: float | int | None) -> str:
+    return "?" if value is None else f"{100 * value:.1f}%"
+
+
 def fit(
     cases_files: CasesArg = None,
-    chip: Annotated[str, typer.Option(help="Chip whose factor is fitted.")] = "a100-sxm-80gb",
-    factor: Annotated[str, typer.Option(help="Efficiency factor to fit, e.g. gemm.")] = "gemm",
+    layer: Annotated[
+        str, typer.Option(help="Efficiency layer: 'default', a software stack or a chip id.")
+    ] = "default",
+    factor: Annotated[str, typer.Option(help="Efficiency factor to fit.")] = "training_sustained",
     as_json: JsonFlag = False,
 ) -> None:
     """Fit one efficiency factor on the fit-split cases and report both splits."""
     cases = _load(cases_files)
-    with console.status(f"fitting {factor} of {chip}"):
-        result = fit_factor(cases, default_catalog(), chip, factor)
+    with console.status(f"fitting {factor} of {layer}"):
+        result = fit_factor(cases, default_catalog(), FittedFactor(layer, factor))
     payload = {
-        "chip": result.chip,
-        "factor": result.factor,
-        "prior": result.prior,
-        "fitted": result.fitted,
+        "layer": layer,
+        "factor": factor,
+        "shipped": result.shipped,
+        "fitted": result.value,
         "fit_cases": result.fit_cases,
         "before": {
             s: summarize([r for r in result.before if r.split == s]) for s in ("fit", "test")
@@ -126,8 +234,8 @@ def fit(
         print_json(payload)
         return
     console.print(
-        f"{factor} of {result.chip}: prior {result.prior:.2f} -> fitted "
-        f"{result.fitted:.2f} on {len(result.fit_cases)} cases"
+        f"{factor} of {layer}: shipped {result.shipped:.2f} -> fitted "
+        f"{result.value:.2f} on {len(result.fit_cases)} cases"
     )
     for stage in ("before", "after"):
         for split in ("fit", "test"):

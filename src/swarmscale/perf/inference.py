@@ -78,8 +78,8 @@ class ReplicaModel:
             raise ValueError(f"serving plan: tp={plan.tp} does not divide {model.heads} heads")
         if plan.pp > model.layers:
             raise ValueError(f"serving plan: pp={plan.pp} exceeds {model.layers} layers")
-        if model.moe is not None and model.moe.experts % plan.ep:
-            raise ValueError(f"serving plan: ep={plan.ep} does not divide the experts")
+        if model.moe is not None and plan.ep > model.moe.experts:
+            raise ValueError(f"serving plan: ep={plan.ep} exceeds the {model.moe.experts} experts")
         self.job, self.cluster, self.plan = job, cluster, plan
         self.shapes: LayerShapes = layer_shapes(model)
         chip, eff = cluster.chip, cluster.efficiency
@@ -107,13 +107,26 @@ class ReplicaModel:
         return float(min(self.plan.tp, self.job.model.kv_heads))
 
     @property
+    def local_experts(self) -> float:
+        """Experts on one chip: an even share, rounded up where ep does not divide them (serving
+        engines fill the spare slots with redundant copies of busy experts, as DeepSeek's EPLB
+        places 288 expert slots for 256 experts on 144 GPUs)."""
+        moe = self.job.model.moe
+        if moe is None:
+            return 0.0
+        return float(-(-moe.experts // max(self.plan.ep, self.plan.tp)))
+
+    @property
     def weights_bytes_per_chip(self) -> float:
         """Weights on the fullest chip of the replica."""
         counts = count_params(self.job.model)
         plan = self.plan
+        if counts.experts == 0:
+            return counts.total / plan.tp / plan.pp * self.weight_bytes
         expert = counts.experts * counts.expert_mlp * counts.moe_layers
-        dense = counts.total - expert
-        per_chip = dense / plan.tp + expert / max(plan.ep, plan.tp)
+        per_chip = (counts.total - expert) / plan.tp + counts.expert_mlp * counts.moe_layers * (
+            self.local_experts
+        )
         return per_chip / plan.pp * self.weight_bytes
 
     @property
@@ -146,8 +159,9 @@ class ReplicaModel:
             return dense, dense
         k, experts = shapes.active_experts, shapes.experts
         routed = tokens * plan.attention_groups * k  # expert inputs across the whole replica
-        local = experts / plan.ep
-        touched = local * (1.0 - (1.0 - k / experts) ** (tokens * plan.attention_groups))
+        touched = self.local_experts * (
+            1.0 - (1.0 - k / experts) ** (tokens * plan.attention_groups)
+        )
         per_expert = (
             routed
             / experts

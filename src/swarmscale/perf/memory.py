@@ -13,8 +13,8 @@ matrix):
   mask (1 B) of every score, 5as/h per token (eq. 1), and the two dropout masks (1 B each);
 - FP8 training keeps the GEMM inputs it saves for the backward in FP8 (Transformer Engine
   caches the cast copies), 1 byte instead of 2.
-Recompute: `selective` recomputes the attention core and the FFN's activation function
-(stores neither the score terms nor the activation output); `full` stores each layer's input
+Recompute: `selective` recomputes the attention core (stores no score terms: 34 sbh / t in
+Korthikanti's Table 2, and nothing saved over a fused kernel); `full` stores each layer's input
 (sharded with sequence parallelism) and rebuilds one layer at a time in the backward.
 Pipelining keeps activations of the micro-batches in flight on the first stage: pp for 1F1B,
 pp (1 + (pp - 1) / (pp vp)) interleaved (Korthikanti eq. 3 with Narayanan et al. 2021),
@@ -90,15 +90,16 @@ def layer_activations(
     norms = 2.0 * d / sp * ACT_BYTES
     gemm_inputs = (d / sp + shapes.v_width / tp + ffn_gemm_inputs) * gemm_input_bytes
     qkv = (shapes.qk_width + shapes.kv_width) / tp * ACT_BYTES
-    scores = np.zeros_like(tp)
+    scores, masks = np.zeros_like(tp), np.zeros_like(tp)
     if not job.software.fused_attention:
-        # Softmax output and dropout mask per score (5as/h bytes per token), and the
+        # Scores, softmax output and its dropout mask (5as/h bytes per token, eq. 1), and the
         # attention and FFN dropout masks (1 B per element).
-        scores = 2.5 * job.model.heads * job.seq_len / tp * ACT_BYTES + 2.0 * d / sp
+        scores = 2.5 * job.model.heads * job.seq_len / tp * ACT_BYTES
+        masks = 2.0 * d / sp
     activation = act_inputs * ACT_BYTES
     output = ffn_out * gemm_input_bytes
-    none = norms + gemm_inputs + qkv + scores + activation + output
-    selective = none - scores - output
+    none = norms + gemm_inputs + qkv + scores + masks + activation + output
+    selective = none - scores
     full = d / sp * ACT_BYTES + np.zeros_like(tp)
     return LayerActivations(np.asarray(none), np.asarray(selective), np.asarray(full))
 
@@ -128,8 +129,10 @@ class TrainingMemory:
 
 def training_memory(
     grid: PlanGrid,
-    local_params: FloatArray,
+    dense_params: FloatArray,
+    expert_params: FloatArray,
     dp_group: FloatArray,
+    expert_dp: FloatArray,
     stored_per_layer: FloatArray,
     full_layer: FloatArray,
     micro_batches: FloatArray,
@@ -138,17 +141,29 @@ def training_memory(
     logits: FloatArray,
 ) -> TrainingMemory:
     """Memory of the fullest device: the first stage's activations or the last stage's
-    layers plus its logits, whichever is larger, over the state of the stage's parameters.
+    layers plus its logits, whichever is larger, over the state of the stage's parameters
+    (`dense_params` shard over `dp_group`, `expert_params` over the expert data-parallel
+    group `expert_dp`).
 
     `stored_per_layer` and `full_layer`: bytes one micro-batch leaves stored in a layer at the
     plan's recompute level, and without recompute (the working layer full recompute rebuilds);
     `logits`: the loss's logits and their gradient on the last stage."""
     zero, pp = grid.zero, grid.pp
     copies = np.where(grid.schedule == SCHEDULE_CODES["dualpipe"], 2.0, 1.0)
-    weight_shards = np.where((zero == 3) & (pp == 1), dp_group, 1.0)
-    weights = local_params * WEIGHT_BYTES * copies / weight_shards
-    grads = local_params * MAIN_GRAD_BYTES * copies / np.where(zero >= 2, dp_group, 1.0)
-    optimizer = local_params * OPTIMIZER_BYTES / np.where(zero >= 1, dp_group, 1.0)
+
+    def sharded(bytes_per_param: float, from_stage: int) -> FloatArray:
+        """State of `bytes_per_param` sharded over its data-parallel group from ZeRO stage
+        `from_stage` on (experts over their expert data-parallel group)."""
+        on = zero >= from_stage
+        if from_stage == 3:
+            on = on & (pp == 1)
+        dense = dense_params / np.where(on, dp_group, 1.0)
+        expert = expert_params / np.where(on, expert_dp, 1.0)
+        return np.asarray((dense + expert) * bytes_per_param)
+
+    weights = sharded(WEIGHT_BYTES, 3) * copies
+    grads = sharded(MAIN_GRAD_BYTES, 2) * copies
+    optimizer = sharded(OPTIMIZER_BYTES, 1)
     in_flight = in_flight_micro_batches(grid, micro_batches)
     working = np.where(grid.recompute == RECOMPUTE_CODES["full"], full_layer, 0.0)
     first = in_flight * per_stage * stored_per_layer + working

@@ -89,13 +89,18 @@ def prefill_wait(prefill_s: float, utilisation: float) -> float:
 
 
 def offline_throughput(
-    replica: ReplicaModel, input_len: int, output_len: int, batch: int | None = None
+    replica: ReplicaModel,
+    input_len: int,
+    output_len: int,
+    batch: int | None = None,
+    tpot_limit_s: float | None = None,
 ) -> tuple[float, float, float]:
     """Output tokens/s of a replica kept full (all requests queued at once), the batch it runs,
     and its TPOT. Each finished sequence is replaced by a prefill, so per request the replica
     spends `output_len x t_decode(B) / B + t_prefill / prompts per chunk`: queued prompts are
     prefilled together up to PREFILL_TOKEN_BUDGET tokens, as the simulator does, so short
-    prompts share one read of the weights."""
+    prompts share one read of the weights. `tpot_limit_s` keeps only batches whose TPOT meets
+    it (a latency-bound serving scenario)."""
     grid = (
         _batch_grid(replica, input_len + output_len)
         if batch is None
@@ -108,9 +113,11 @@ def offline_throughput(
     prefill = chunk / per_chunk
     decode = replica.decode_step_s(grid, grid * (input_len + output_len / 2.0))
     throughput = output_len / (output_len * decode / grid + prefill)
+    tpots = decode + grid * prefill / output_len
+    if tpot_limit_s is not None:
+        throughput = np.where(tpots <= tpot_limit_s, throughput, 0.0)
     best = int(np.argmax(throughput))
-    tpot = float(decode[best]) + float(grid[best] * prefill[best]) / output_len
-    return float(throughput[best]), float(grid[best]), tpot
+    return float(throughput[best]), float(grid[best]), float(tpots[best])
 
 
 def max_rate(

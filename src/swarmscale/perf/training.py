@@ -12,6 +12,7 @@ et al. 2021 (arXiv:2104.04473, section 2.2); activation memory follows Korthikan
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from swarmscale.hardware import Cluster
 from swarmscale.perf.comm import (
     all_gather_time,
     all_reduce_time,
-    all_to_all_time,
+    expert_dispatch_time,
     group_links,
     p2p_time,
 )
@@ -59,6 +60,10 @@ from swarmscale.workload import TrainingJob
 OPTIMIZER_TRAFFIC_BYTES = 30.0
 # Elementwise kernels (norms, residual adds, rotary, activation, casts) per layer forward.
 ELEMENTWISE_KERNELS = 8
+# Unfused PyTorch moves each elementwise tensor about twice as often as fused kernels: an RMSNorm
+# written as pow, mean, rsqrt-multiply and scale reads or writes the row 7 times against 2, a
+# SwiGLU as silu then multiply 5 times against 3, a residual add 3 times either way.
+EAGER_ELEMENTWISE_PASSES = 2.0
 
 
 @dataclass(frozen=True)
@@ -89,14 +94,17 @@ class TrainingArrays:
 
 
 def _gemm_rates(job: TrainingJob, cluster: Cluster) -> GemmRates:
-    """Training GEMMs run at the job's precision (fp8 casts the bf16 weights per GEMM); a chip
-    without that unit cannot train at it."""
+    """Training GEMMs run at the job's precision (fp8 casts the bf16 weights per GEMM), at the
+    share of the kernel benchmarks' rate a whole step sustains; a chip without that unit cannot
+    train at it."""
     chip, eff = cluster.chip, cluster.efficiency
     if compute_precision(chip, job.precision) != job.precision:
         raise UnknownValueError(f"{chip.id} has no {job.precision} unit to train with")
     weight_bytes = 1.0 if job.precision in ("fp8", "fp4") else WEIGHT_BYTES
     overhead = eff.kernel_overhead.require()
-    return gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead)
+    rates = gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead)
+    sustained = rates.flops_per_s * eff.training_sustained.require()
+    return dataclasses.replace(rates, flops_per_s=sustained)
 
 
 def _sharded_params(gemms: tuple[Gemm, ...], tp: FloatArray) -> FloatArray:
@@ -115,6 +123,7 @@ class _LayerTimes:
     cp: FloatArray
     ep: FloatArray
     params: FloatArray
+    expert_params: FloatArray
     act_stored_per_token: FloatArray
     act_full_per_token: FloatArray
 
@@ -156,24 +165,35 @@ def _layer_times(
             params = params + _sharded_params(shared, tp)
         router = (Gemm(d, shapes.experts, "none"),)
         gemm = gemm + gemm_set_time(router, tokens, tp, rates)
-        params = params + experts_here * sum(g.params for g in shapes.expert) + d * shapes.experts
+        expert_params = experts_here * sum(g.params for g in shapes.expert)
+        params = params + expert_params + d * shapes.experts
         act_width = k * (shapes.expert_act_width + d) + shapes.shared_experts * (
             shapes.expert_act_width / tp
         )
     else:
         gemm = gemm + gemm_set_time(shapes.dense_mlp, tokens, tp, rates)
         params = params + _sharded_params(shapes.dense_mlp, tp)
+        expert_params = np.zeros_like(tp)
 
     attn_f = _attention_forward_s(shapes, job, cluster, tokens, tp)
 
     stream_elems = 10.0 * d / sp + 2.0 * (shapes.qk_width + shapes.kv_width / 2.0) / tp
     stream_elems = stream_elems + act_width
     mem_bw, mem_eff = chip.memory_bandwidth.require(), eff.memory.require()
-    elem_f = stream_time(tokens * stream_elems * ACT_BYTES, mem_bw=mem_bw, mem_efficiency=mem_eff)
+    passes = EAGER_ELEMENTWISE_PASSES if job.software.eager else 1.0
+    elem_f = stream_time(
+        passes * tokens * stream_elems * ACT_BYTES, mem_bw=mem_bw, mem_efficiency=mem_eff
+    )
+    quant_f, quant_b = _fp8_cast_s(shapes, job, cluster, tokens, tp, sp, moe)
     overhead_f = ELEMENTWISE_KERNELS * eff.kernel_overhead.require()
 
     tp_links = group_links(cluster, tp, 1.0)
     tp_f = 2.0 * all_reduce_time(tokens * d * ACT_BYTES, tp, tp_links)
+    tp_b = tp_f
+    if job.software.tp_comm_overlap and job.software.sequence_parallel:
+        neighbours = _tp_neighbours(shapes, moe, tokens, tp, rates)
+        tp_f = _overlapped_tp(tp_f, neighbours, tp)
+        tp_b = _overlapped_tp(tp_b, 2.0 * neighbours, tp)
 
     cp_links = group_links(cluster, cp, tp)
     kv_bytes = tokens * shapes.kv_width * ACT_BYTES / np.where(tp > 1, np.minimum(tp, 8.0), 1.0)
@@ -184,19 +204,16 @@ def _layer_times(
     ep_f = np.zeros_like(tp)
     if moe:
         ep_links = group_links(cluster, ep, tp * cp)
-        # Node-limited routing sends a token to at most `limit` nodes across the scale-out
-        # network; copies for experts on the same node are forwarded over scale-up links.
-        limit = shapes.routed_node_limit or shapes.active_experts
-        cross_node = tp * cp * ep > cluster.domain_size
-        copies = np.where(cross_node, min(limit, shapes.active_experts), shapes.active_experts)
-        dispatch_bytes = tokens * copies * d * (1.0 if job.precision == "fp8" else 2.0)
-        combine_bytes = tokens * copies * d * ACT_BYTES
+        dispatch_bytes = tokens * d * (1.0 if job.precision == "fp8" else 2.0)
         a2a = eff.all_to_all.require()
-        ep_f = all_to_all_time(dispatch_bytes, ep, ep_links, a2a) + all_to_all_time(
-            combine_bytes, ep, ep_links, a2a
+        copies, limit = float(shapes.active_experts), shapes.routed_node_limit
+        ep_f = expert_dispatch_time(dispatch_bytes, copies, ep, ep_links, a2a, limit) + (
+            expert_dispatch_time(tokens * d * ACT_BYTES, copies, ep, ep_links, a2a, limit)
         )
-    compute_f = gemm + attn_f + elem_f + overhead_f
-    compute_b = 2.0 * gemm + ATTENTION_BACKWARD_RATIO * attn_f + 2.0 * (elem_f + overhead_f)
+    compute_f = gemm + attn_f + elem_f + quant_f + overhead_f
+    compute_b = (
+        2.0 * gemm + ATTENTION_BACKWARD_RATIO * attn_f + 2.0 * (elem_f + overhead_f) + quant_b
+    )
     dualpipe = grid.schedule == SCHEDULE_CODES["dualpipe"]
     # DualPipe overlaps one micro-batch's all-to-all with another's compute (arXiv:2412.19437).
     ep_exposed_f = np.where(dualpipe, np.maximum(0.0, ep_f - compute_f), ep_f)
@@ -209,7 +226,7 @@ def _layer_times(
         fwd,
         np.where(recompute == RECOMPUTE_CODES["selective"], attn_f, 0.0),
     )
-    bwd = compute_b + tp_f + cp_b + ep_exposed_b + extra
+    bwd = compute_b + tp_b + cp_b + ep_exposed_b + extra
     compute = (
         compute_f
         + compute_b
@@ -217,7 +234,7 @@ def _layer_times(
             recompute == RECOMPUTE_CODES["full"], compute_f, np.where(recompute == 1, attn_f, 0.0)
         )
     )
-    tp_total = tp_f * np.where(recompute == RECOMPUTE_CODES["full"], 3.0, 2.0)
+    tp_total = tp_f + tp_b + np.where(recompute == RECOMPUTE_CODES["full"], tp_f, 0.0)
     ep_total = ep_exposed_f + ep_exposed_b + np.where(recompute == 2, ep_exposed_f, 0.0)
 
     return _LayerTimes(
@@ -228,8 +245,72 @@ def _layer_times(
         cp=cp_f + cp_b,
         ep=ep_total,
         params=params,
+        expert_params=np.asarray(expert_params),
         act_stored_per_token=activations.stored(recompute),
         act_full_per_token=activations.none,
+    )
+
+
+def _tp_neighbours(
+    shapes: LayerShapes, moe: bool, tokens: FloatArray, tp: FloatArray, rates: GemmRates
+) -> FloatArray:
+    """Forward seconds of the GEMM beside each of a layer's four sequence-parallel collectives,
+    stacked: the QKV projection after the attention all-gather, the output projection before
+    its reduce-scatter, and the MLP's first and last GEMMs (its experts, half each, in a MoE
+    layer)."""
+    attention = shapes.attention
+    times = [gemm_set_time((attention[0],), tokens, tp, rates)]
+    times.append(gemm_set_time((attention[-1],), tokens, tp, rates))
+    if moe:
+        experts = gemm_set_time(shapes.expert, tokens * shapes.active_experts, tp, rates)
+        times += [experts / 2.0, experts / 2.0]
+    else:
+        mlp = shapes.dense_mlp
+        times.append(gemm_set_time((mlp[0],), tokens, tp, rates))
+        times.append(gemm_set_time((mlp[-1],), tokens, tp, rates))
+    return np.stack(times)
+
+
+def _overlapped_tp(comm: FloatArray, neighbours: FloatArray, tp: FloatArray) -> FloatArray:
+    """Exposed seconds of a layer's TP collectives (`comm` in all, a quarter each) when each
+    runs in tp ring steps behind the one GEMM beside it (Transformer Engine userbuffers, PyTorch
+    async TP): what outlasts that GEMM shows, and the first step never hides."""
+    each = comm / 4.0
+    return np.asarray(np.sum(np.maximum(each - neighbours, each / tp), axis=0))
+
+
+def _fp8_cast_s(
+    shapes: LayerShapes,
+    job: TrainingJob,
+    cluster: Cluster,
+    tokens: FloatArray,
+    tp: FloatArray,
+    sp: FloatArray,
+    moe: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """Forward and backward seconds of FP8 training's casts: Transformer Engine quantises every
+    GEMM input in the forward and every output gradient in the backward, reading the bf16
+    tensor and writing FP8 copies in both layouts the two backward GEMMs need (read 2 B,
+    write 2 x 1 B per element); zero for bf16 training."""
+    if job.precision != "fp8":
+        return np.zeros_like(tp), np.zeros_like(tp)
+    d = shapes.d_model
+    if moe:
+        copies = shapes.active_experts + shapes.shared_experts / tp
+        hidden = shapes.expert_act_width / (3.0 if job.model.activation == "swiglu" else 2.0)
+        up = shapes.expert_act_width - hidden
+        ffn_in, ffn_grads = d / sp + copies * (d + hidden), copies * (up + d)
+    else:
+        hidden = shapes.dense_act_width / (3.0 if job.model.activation == "swiglu" else 2.0)
+        up = shapes.dense_act_width - hidden
+        ffn_in, ffn_grads = (d / sp + hidden / tp), (up / tp + d / sp)
+    inputs = d / sp + shapes.v_width / tp + ffn_in
+    grads = (shapes.qk_width + shapes.kv_width) / tp + d / sp + ffn_grads
+    bandwidth = cluster.chip.memory_bandwidth.require() * cluster.efficiency.memory.require()
+    per_element = ACT_BYTES + 2.0 * 1.0
+    return (
+        np.asarray(tokens * inputs * per_element / bandwidth),
+        np.asarray(tokens * grads * per_element / bandwidth),
     )
 
 
@@ -244,11 +325,12 @@ def _attention_forward_s(
     """
     chip, eff = cluster.chip, cluster.efficiency
     widths = (shapes.qk_width + shapes.v_width) / tp
+    tensor_rate = chip.peak_flops("bf16") * eff.training_sustained.require()
     if job.software.fused_attention:
         flops = 2.0 * tokens * (job.seq_len / 2.0) * widths
-        return np.asarray(flops / (chip.peak_flops("bf16") * eff.attention.require()))
+        return np.asarray(flops / (tensor_rate * eff.attention.require()))
     flops = 2.0 * tokens * job.seq_len * widths
-    gemm_s = flops / (chip.peak_flops("bf16") * eff.gemm.require())
+    gemm_s = flops / (tensor_rate * eff.gemm.require())
     scores = tokens * job.seq_len * job.model.heads / tp
     traffic_s = stream_time(
         4.0 * scores * ACT_BYTES,
@@ -256,6 +338,54 @@ def _attention_forward_s(
         mem_efficiency=eff.memory.require(),
     )
     return np.asarray(gemm_s + traffic_s)
+
+
+def _dp_exposed(
+    job: TrainingJob,
+    cluster: Cluster,
+    grid: PlanGrid,
+    params: FloatArray,
+    group: FloatArray,
+    stride: FloatArray,
+    stage_fwd: FloatArray,
+    stage_bwd: FloatArray,
+) -> FloatArray:
+    """Exposed data-parallel communication of `params` over a group of `group` ranks.
+
+    ZeRO 1-2 (Megatron's distributed optimizer) reduce-scatters the gradients during the last
+    micro-batch's backward and all-gathers the updated weights during the next step's first
+    forward, chunked by layer (by virtual stage under pipelining), so at least one chunk
+    shows (Megatron-Bridge "Communication Overlap" guide); ZeRO 0 all-reduces the gradients
+    during the backward; ZeRO 3 gathers the weights for every micro-batch's forward and
+    backward (under pipeline parallelism it keeps them gathered through the step instead)."""
+    links = group_links(cluster, group, stride)
+    zero, pp = grid.zero, grid.pp
+    micro = micro_batches(job, grid).astype(float)
+    grad_sync = all_gather_time(params * MAIN_GRAD_BYTES, group, links)
+    param_sync = all_gather_time(params * WEIGHT_BYTES, group, links)
+    all_reduce = all_reduce_time(params * MAIN_GRAD_BYTES, group, links)
+    layers = stage_layers(job.model.layers, pp).astype(float)
+    chunks = np.where(pp > 1, grid.vp.astype(float), layers)
+    chunked = np.maximum(grad_sync - stage_bwd, grad_sync / chunks) + np.maximum(
+        param_sync - stage_fwd, param_sync / chunks
+    )
+    per_micro_batch = (zero == 3) & (pp == 1)
+    exposed = np.where(
+        zero == 0,
+        np.maximum(all_reduce / chunks, all_reduce - stage_bwd),
+        np.where(
+            per_micro_batch,
+            micro
+            * (
+                np.maximum(0.0, param_sync - stage_fwd)
+                + np.maximum(0.0, param_sync + grad_sync - stage_bwd)
+            ),
+            chunked,
+        ),
+    )
+    if not job.software.overlap_grad_reduce:
+        exposed = np.where(zero == 0, all_reduce, grad_sync + param_sync)
+    return np.asarray(np.where(group > 1, exposed, 0.0))
 
 
 def model_flops_per_token(job: TrainingJob, shapes: LayerShapes | None = None) -> float:
@@ -286,6 +416,7 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     dp = grid.dp.astype(float)
     cp = grid.cp.astype(float)
     vp = grid.vp.astype(float)
+    ep = grid.ep.astype(float)
     tokens = grid.micro_batch * job.seq_len / cp
     layers = float(shapes.layers)
     micro = micro_batches(job, grid).astype(float)
@@ -336,39 +467,28 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     pipeline_s = (micro + bubble_stages) * microbatch_s
     bubble_s = bubble_stages * microbatch_s
 
-    # Parameters held by one device (the stage with the embedding or the head).
+    # Parameters held by one device (the stage with the embedding or the head). Experts are
+    # replicated only over the dp x cp / ep ranks that hold the same experts (the expert data-
+    # parallel group), so their gradients and optimizer state shard over that group.
     embed = shapes.vocab * shapes.d_model / tp
     local_params = per_stage * mix("params") + embed
+    expert_local = per_stage * mix("expert_params")
+    dense_local = local_params - expert_local
     dp_group = dp * cp
-    dp_links = group_links(cluster, dp_group, tp)
+    expert_dp = np.maximum(dp_group / ep, 1.0)
+    dp_exposed = _dp_exposed(
+        job, cluster, grid, dense_local, dp_group, tp, per_stage * layer_fwd, per_stage * layer_bwd
+    ) + _dp_exposed(
+        job, cluster, grid, expert_local, expert_dp, tp * ep, per_stage * layer_fwd,
+        per_stage * layer_bwd,
+    )  # fmt: skip
     zero = grid.zero
-    grad_sync = all_gather_time(local_params * MAIN_GRAD_BYTES, dp_group, dp_links)
-    param_sync = all_gather_time(local_params * WEIGHT_BYTES, dp_group, dp_links)
-    stage_fwd = per_stage * layer_fwd
-    stage_bwd = per_stage * layer_bwd
-    all_reduce = all_reduce_time(local_params * MAIN_GRAD_BYTES, dp_group, dp_links)
-    # ZeRO-3 gathers the weights for every micro-batch's forward and backward and scatters its
-    # gradients; under pipeline parallelism it keeps them gathered through the step instead.
-    per_micro_batch = (zero == 3) & (pp == 1)
-    dp_exposed = np.where(
-        zero == 0,
-        np.maximum(0.0, all_reduce - stage_bwd),
-        np.where(
-            per_micro_batch,
-            micro
-            * (
-                np.maximum(0.0, param_sync - stage_fwd)
-                + np.maximum(0.0, param_sync + grad_sync - stage_bwd)
-            ),
-            np.maximum(0.0, grad_sync - stage_bwd) + np.maximum(0.0, param_sync - stage_fwd),
-        ),
+    shard = np.where(zero >= 1, 1.0, 0.0)
+    optimizer_params = dense_local / np.where(shard > 0, dp_group, 1.0) + expert_local / np.where(
+        shard > 0, expert_dp, 1.0
     )
-    if not job.software.overlap_grad_reduce:
-        dp_exposed = np.where(zero == 0, all_reduce, grad_sync + param_sync)
-    dp_exposed = np.where(dp_group > 1, dp_exposed, 0.0)
-    shard = np.where(zero >= 1, dp_group, 1.0)
     optimizer_s = stream_time(
-        local_params / shard * OPTIMIZER_TRAFFIC_BYTES,
+        optimizer_params * OPTIMIZER_TRAFFIC_BYTES,
         mem_bw=chip.memory_bandwidth.require(),
         mem_efficiency=eff.memory.require(),
     )
@@ -377,8 +497,10 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     logits = 2.0 * tokens * shapes.vocab / tp * 4.0
     memory = training_memory(
         grid,
-        local_params,
+        dense_local,
+        expert_local,
         dp_group,
+        expert_dp,
         mix("act_stored_per_token") * tokens,
         mix("act_full_per_token") * tokens,
         micro,

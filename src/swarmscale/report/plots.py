@@ -103,3 +103,43 @@ def plot_simulation(result: Any, path: Path, title: str) -> Path:
         figure.savefig(temporary, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_validation(points: list[tuple[str, str, float, float]], path: Path, title: str) -> Path:
+    """Predicted against measured on log axes, one colour per source group, training as
+    circles and inference as triangles, with the y = x line and a band of +/- 25%.
+    `points`: (group, kind, measured, predicted)."""
+    figure, axis = plt.subplots(figsize=(11, 8), constrained_layout=True)
+    groups = sorted({group for group, _, _, _ in points})
+    palettes = (plt.get_cmap("tab20"), plt.get_cmap("tab20b"))
+    for index, group in enumerate(groups):
+        label: str | None = group
+        for kind, marker in (("training", "o"), ("inference", "^")):
+            chosen = [(m, p) for g, k, m, p in points if g == group and k == kind]
+            if chosen:
+                axis.scatter(
+                    [m for m, _ in chosen],
+                    [p for _, p in chosen],
+                    s=18,
+                    marker=marker,
+                    color=palettes[index // 20 % 2](index % 20),
+                    label=label,
+                    alpha=0.8,
+                )
+                label = None
+    values = [v for _, _, m, p in points for v in (m, p) if v > 0]
+    low, high = min(values) / 2, max(values) * 2
+    axis.plot([low, high], [low, high], color="black", linewidth=1)
+    axis.fill_between([low, high], [low / 1.25, high / 1.25], [low * 1.25, high * 1.25],
+                      color="grey", alpha=0.15, linewidth=0)  # fmt: skip
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("measured (each metric in its own unit)")
+    axis.set_ylabel("predicted out of group")
+    axis.set_title(title)
+    axis.grid(True, which="both", alpha=0.2)
+    axis.legend(fontsize=7, ncol=2, loc="upper left")
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,9 +1,15 @@
-"""The validation report (docs/validation.md): every case, the summary, and each fit."""
+"""The validation report (docs/validation.md): the out-of-group headline, every case, the
+summary, and each fit."""
 
 from __future__ import annotations
 
+import statistics
+
 from swarmscale.validate.fit import FitResult
+from swarmscale.validate.groups import GroupResult
 from swarmscale.validate.runner import CaseResult, summarize
+
+LARGEST_ERRORS = 20
 
 
 def _pct(value: float | int | None) -> str:
@@ -41,6 +47,60 @@ def split_summary(results: list[CaseResult]) -> list[str]:
             if chosen:
                 lines.append(_summary_line(f"{kind}, {split} split", chosen))
         lines.append(_summary_line(f"{kind}, all", of_kind))
+    return lines
+
+
+def logo_section(outcome: list[GroupResult]) -> list[str]:
+    """The headline: each source group predicted with the fitted factors refitted without it,
+    per group (with its signed bias and refitted values), and the largest errors."""
+    results = [r for g in outcome for r in g.results]
+    lines = [
+        "## Headline: leave one source group out",
+        "",
+        "Every fitted factor is refitted on the fit-split cases of the other source groups, and",
+        "the group's cases (both splits) are predicted with those values: no prediction below",
+        "has seen its own source. `swarmscale validate --by-group` prints the same table.",
+        "",
+        "| cases | n | median abs error | max abs error |",
+        "|---|---|---|---|",
+    ]
+    for kind in ("training", "inference"):
+        lines.append(_summary_line(f"{kind}, out of group", [r for r in results if r.kind == kind]))
+    lines += [
+        "",
+        "| group | kind | n | median abs error | max abs error | median signed error | "
+        "refitted factors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for group in outcome:
+        if not group.results:
+            continue
+        row = group.summary()
+        kinds = ", ".join(sorted({r.kind for r in group.results}))
+        bias = statistics.median(r.error for r in group.results)
+        refits = ", ".join(f"{k} {v:.2f}" for k, v in group.refits.items()) or "none"
+        lines.append(
+            f"| {group.group} | {kinds} | {row['n']} | {_pct(row['median_abs_error'])} | "
+            f"{_pct(row['max_abs_error'])} | {100 * bias:+.1f}% | {refits} |"
+        )
+    worst = sorted(results, key=lambda r: -abs(r.error))[:LARGEST_ERRORS]
+    group_of = {r.id: g.group for g in outcome for r in g.results}
+    lines += [
+        "",
+        f"The {len(worst)} largest out-of-group errors:",
+        "",
+        "| case | group | metric | measured | predicted | error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in worst:
+        lines.append(
+            f"| {r.id} | {group_of[r.id]} | {r.metric} | {r.measured:.4g} | {r.predicted:.4g} | "
+            f"{100 * r.error:+.1f}% |"
+        )
+    unpredicted = [item for g in outcome for item in g.unpredicted]
+    if unpredicted:
+        lines += ["", "Not predicted:", ""]
+        lines += [f"- `{case_id}`: {why}" for case_id, why in unpredicted]
     return lines
 
 
@@ -95,6 +155,7 @@ def validation_markdown(
     fits: list[FitResult],
     command: str,
     profile_lines: list[str] | None = None,
+    headline: list[str] | None = None,
 ) -> str:
     """The whole report as Markdown."""
     lines = [
@@ -107,7 +168,9 @@ def validation_markdown(
         "cases never do. Where a case fixes a plan it is predicted as run, even when the memory",
         "model says it would not fit (flagged).",
         "",
-        "## Summary with the shipped catalog",
+        *(headline or []),
+        "",
+        "## In-sample summary with the shipped catalog",
         "",
         *split_summary(results),
         "",
@@ -120,16 +183,16 @@ def validation_markdown(
     for fit in fits:
         lines += [
             "",
-            f"## Fit: `{fit.factor}` of `{fit.chip}`",
+            f"## Fit: `{fit.fitted.factor}` of the `{fit.fitted.layer}` layer",
             "",
-            f"Prior (software-stack value): {fit.prior:.2f}; fitted on {len(fit.fit_cases)} cases "
-            f"({', '.join(fit.fit_cases)}): **{fit.fitted:.2f}**.",
+            f"Fitted on {len(fit.fit_cases)} fit-split cases: **{fit.value:.2f}** "
+            f"(shipped: {fit.shipped:.2f}).",
             "",
-            "Before the fit (stack value):",
+            "With the shipped value:",
             "",
             *split_summary(fit.before),
             "",
-            "After the fit:",
+            "With the fitted value:",
             "",
             *split_summary(fit.after),
         ]

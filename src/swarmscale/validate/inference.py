@@ -3,13 +3,16 @@ largest batch, on the plan the case names (or the best one for its chip count)."
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from swarmscale.catalog import Catalog
 from swarmscale.catalog.schemas import Case
 from swarmscale.hardware import Cluster
 from swarmscale.perf.inference import ReplicaModel, ServingPlan
-from swarmscale.perf.serving import offline_throughput
+from swarmscale.perf.serving import PREFILL_TOKEN_BUDGET, offline_throughput
 from swarmscale.plan.serving import candidate_plans
 from swarmscale.workload import InferenceJob
 
@@ -38,13 +41,46 @@ def _case_plans(case: Case, job: InferenceJob, cluster: Cluster) -> list[Serving
     return [plan]
 
 
-def _predict_one(case: Case, replica: ReplicaModel, replicas: int) -> dict[str, float]:
+def _tokens_per_target_step(case: Case, catalog: Catalog) -> float:
+    """Tokens a sequence gains per target-model step: 1, or with speculative decoding the
+    accepted drafts plus the target's own token (1 + p + ... + p^k for k drafts accepted in
+    order with probability p each), from the case or, for multi-token prediction, DeepSeek-V3's
+    measured acceptance."""
+    spec = case.speculative
+    if spec is None:
+        return 1.0
+    if spec.acceptance is not None:
+        return spec.acceptance
+    if spec.method != "mtp":
+        raise ValueError(
+            f"case {case.id}: speculative.acceptance is needed for method {spec.method!r} "
+            "(no sourced default)"
+        )
+    p = catalog.assumptions.mtp_acceptance.require()
+    return float(sum(p**i for i in range(spec.draft_tokens + 1)))
+
+
+def _decode(
+    case: Case, catalog: Catalog, replica: ReplicaModel, batch: float, context: float
+) -> float:
+    """Seconds per generated token of a sequence in a decode batch. With speculative decoding
+    one target step verifies 1 + k tokens of every sequence against the same KV cache, and
+    the draft (an MTP module: about one more layer per draft token) runs k times."""
+    drafts = 0 if case.speculative is None else case.speculative.draft_tokens
+    step = float(replica.decode_step_s(batch * (1 + drafts), batch * context))
+    draft = drafts * step / replica.job.model.layers
+    return (step + draft) / _tokens_per_target_step(case, catalog)
+
+
+def _predict_one(
+    case: Case, catalog: Catalog, replica: ReplicaModel, replicas: int
+) -> dict[str, float]:
     assert case.input_len is not None
     per_replica = None if case.batch is None else max(case.batch / replicas, 1.0)
     if case.phase == "decode":
         assert per_replica is not None
-        step = float(replica.decode_step_s(per_replica, per_replica * case.input_len))
-        return {"tokens_per_s": replicas * per_replica / step, "tpot_s": step}
+        per_token = _decode(case, catalog, replica, per_replica, case.input_len)
+        return {"tokens_per_s": replicas * per_replica / per_token, "tpot_s": per_token}
     if case.phase == "prefill":
         assert per_replica is not None
         tokens = per_replica * case.input_len
@@ -52,9 +88,25 @@ def _predict_one(case: Case, replica: ReplicaModel, replicas: int) -> dict[str, 
         return {"tokens_per_s": replicas * tokens / step, "ttft_s": step}
     assert case.output_len is not None
     batch = None if per_replica is None else round(per_replica)
-    throughput, _, tpot = offline_throughput(replica, case.input_len, case.output_len, batch)
-    ttft = float(replica.prefill_s(case.input_len, float(case.input_len) ** 2))
+    tpot_limit = None if case.slo is None else case.slo.tpot_s
+    throughput, running, tpot = offline_throughput(
+        replica, case.input_len, case.output_len, batch, tpot_limit
+    )
+    if case.static_batch:
+        ttft = _queued_ttft(replica, case.input_len, max(running, 1.0))
+    else:
+        ttft = float(replica.prefill_s(case.input_len, float(case.input_len) ** 2))
     return {"tokens_per_s": replicas * throughput, "tpot_s": tpot, "ttft_s": ttft}
+
+
+def _queued_ttft(replica: ReplicaModel, input_len: int, batch: float) -> float:
+    """Mean time to first token of `batch` requests queued at once: they are prefilled in
+    chunks of PREFILL_TOKEN_BUDGET tokens, and a request's first token comes when its chunk
+    ends, so on average after (chunks + 1) / 2 chunk times."""
+    per_chunk = float(np.clip(PREFILL_TOKEN_BUDGET // input_len, 1, batch))
+    chunks = math.ceil(batch / per_chunk)
+    chunk_s = float(replica.prefill_s(per_chunk * input_len, per_chunk * input_len**2, per_chunk))
+    return chunk_s * (chunks + 1) / 2
 
 
 def predict_inference(
@@ -68,7 +120,7 @@ def predict_inference(
         except ValueError:
             continue
         replicas = case.chips // plan.chips
-        metrics = _predict_one(case, replica, replicas)
+        metrics = _predict_one(case, catalog, replica, replicas)
         metrics["tokens_per_s_per_chip"] = metrics["tokens_per_s"] / case.chips
         context = case.input_len or 0
         fits = case.batch is None or case.batch / replicas <= replica.max_batch(

@@ -7,12 +7,13 @@ the case reports what was actually run.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from swarmscale.catalog import Catalog, Model
+from swarmscale.catalog import Catalog, Model, UnknownValueError
 from swarmscale.catalog.schemas import Case
 from swarmscale.hardware import Cluster, build_cluster
 from swarmscale.plan.search import RankedPlan, search
@@ -71,8 +72,8 @@ def case_model(case: Case, catalog: Catalog) -> Model:
     )
 
 
-def case_cluster(case: Case, catalog: Catalog, efficiency_override: Any = None) -> Cluster:
-    return build_cluster(catalog, case.chip, case.chips, case.system, efficiency_override)
+def case_cluster(case: Case, catalog: Catalog) -> Cluster:
+    return build_cluster(catalog, case.chip, case.chips, case.system)
 
 
 def _training_plan(case: Case, job: TrainingJob, cluster: Cluster) -> RankedPlan:
@@ -119,36 +120,80 @@ def predict_training(
         "tokens_per_s_per_chip": tokens_per_s / case.chips,
         "step_seconds": step_s,
         "chip_hours": float(ranked.totals["chip_hours"] or 0.0),
+        "memory_gb": ranked.breakdown["memory_bytes"] / 1e9,
     }
     return metrics, ranked
 
 
+class NotPredicted(ValueError):
+    """The model cannot predict a case as given (a catalog number it needs is unknown, or no
+    plan of the case's shape exists); the message names the case and why."""
+
+
 def run_case(case: Case, catalog: Catalog, cluster: Cluster | None = None) -> list[CaseResult]:
     """Predict one case and compare every metric it measured."""
-    cluster = cluster or case_cluster(case, catalog)
-    if case.kind == "training":
-        metrics, ranked = predict_training(case, catalog, cluster)
-        plan, feasible = ranked.plan.describe(), ranked.feasible
-    else:
-        job = inference_job(case, case_model(case, catalog))
-        metrics, plan, feasible = predict_inference(case, catalog, job, cluster)
-    return [
+    try:
+        cluster = cluster or case_cluster(case, catalog)
+        if case.kind == "training":
+            metrics, ranked = predict_training(case, catalog, cluster)
+            plan, feasible = ranked.plan.describe(), ranked.feasible
+        else:
+            if case.software.eager or not case.software.cuda_graphs:
+                raise ValueError(
+                    "serving without CUDA graphs is bound by host dispatch per kernel, which "
+                    "the serving model does not include"
+                )
+            job = inference_job(case, case_model(case, catalog))
+            metrics, plan, feasible = predict_inference(case, catalog, job, cluster)
+    except (UnknownValueError, ValueError) as exc:
+        text = str(exc)
+        named = text if text.startswith(f"case {case.id}") else f"case {case.id}: {text}"
+        raise NotPredicted(named) from exc
+    results = [
         CaseResult(
             case.id, case.kind, metric, measured, metrics[metric], plan, feasible, case.split
         )
         for metric, measured in case.measured.items()
     ]
+    bad = [r.metric for r in results if not (math.isfinite(r.predicted) and r.predicted > 0)]
+    if bad:
+        raise NotPredicted(
+            f"case {case.id}: no finite prediction of {', '.join(bad)} (a group crosses a link "
+            "whose bandwidth the catalog does not know)"
+        )
+    return results
 
 
-def run_cases(
+@dataclass(frozen=True)
+class Validation:
+    """Every metric predicted, and the cases the model could not predict with the reason."""
+
+    results: list[CaseResult]
+    unpredicted: list[tuple[str, str]]
+
+
+def predict_cases(
     cases: Iterable[Case], catalog: Catalog, on_case: Callable[[Case], None] | None = None
-) -> list[CaseResult]:
+) -> Validation:
+    """Run every case; one the model cannot predict is listed, not fatal."""
     results: list[CaseResult] = []
+    unpredicted: list[tuple[str, str]] = []
     for case in cases:
         if on_case is not None:
             on_case(case)
-        results.extend(run_case(case, catalog))
-    return results
+        try:
+            results.extend(run_case(case, catalog))
+        except NotPredicted as exc:
+            unpredicted.append((case.id, str(exc)))
+    return Validation(results, unpredicted)
+
+
+def run_cases(cases: Iterable[Case], catalog: Catalog) -> list[CaseResult]:
+    """Every case predicted; one the model cannot predict is an error (for tests and fits)."""
+    outcome = predict_cases(cases, catalog)
+    if outcome.unpredicted:
+        raise NotPredicted("; ".join(reason for _, reason in outcome.unpredicted))
+    return outcome.results
 
 
 def profile_pairs(
@@ -159,11 +204,15 @@ def profile_pairs(
     profile included), so only the datasheet side is predicted here."""
     datasheet = catalog.without_profiles()
     with_profile = {(result.id, result.metric): result for result in results}
+    profiled = [
+        case
+        for case in cases
+        if case.chip in catalog.chips and catalog.chip(case.chip).silicon in catalog.profiles
+    ]
     return [
         (without, with_profile[(without.id, without.metric)])
-        for case in cases
-        if catalog.chip(case.chip).silicon in catalog.profiles
-        for without in run_case(case, datasheet)
+        for without in predict_cases(profiled, datasheet).results
+        if (without.id, without.metric) in with_profile
     ]
 
 

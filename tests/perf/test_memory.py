@@ -1,0 +1,68 @@
+"""Training memory against the published formulas it is written from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from swarmscale.catalog import Catalog
+from swarmscale.perf.layers import layer_shapes
+from swarmscale.perf.memory import in_flight_micro_batches, layer_activations, training_memory
+from swarmscale.perf.plans import Plan, PlanGrid
+from swarmscale.workload import SoftwareOptions, TrainingJob
+
+H, HEADS, SEQ = 12288, 96, 2048  # GPT-3 175B, the shape of Korthikanti et al.'s Table 2
+
+
+def _activations(catalog: Catalog, tp: int, sp: bool, fused: bool) -> tuple[float, ...]:
+    model = catalog.model("gpt3-175b")
+    software = SoftwareOptions(fused_attention=fused, sequence_parallel=sp)
+    job = TrainingJob(model, SEQ, 1024, software=software)
+    per_token = layer_activations(layer_shapes(model), job, np.array([float(tp)]), False)
+    return float(per_token.none[0]), float(per_token.selective[0]), float(per_token.full[0])
+
+
+@pytest.mark.parametrize(("tp", "sp"), [(1, False), (8, True)])
+def test_activations_match_korthikanti_table_2(catalog: Catalog, tp: int, sp: bool) -> None:
+    """Korthikanti et al. 2022 (arXiv:2205.05198) Table 2, bytes per token and layer: sbh(34/t +
+    5as/(ht)) with tensor and sequence parallelism, 34 sbh/t with selective recompute, 2 sbh/t
+    (the layer input) with full recompute."""
+    none, selective, full = _activations(catalog, tp, sp, fused=False)
+    assert none == pytest.approx(H * (34 / tp + 5 * HEADS * SEQ / (H * tp)))
+    assert selective == pytest.approx(34 * H / tp)
+    assert full == pytest.approx(2 * H / tp)
+
+
+def test_a_fused_attention_kernel_stores_no_scores(catalog: Catalog) -> None:
+    """FlashAttention keeps no score matrix, so selective recompute of the attention core has
+    nothing left to save; the dropout masks of the 34 go with dropout (modern blocks have none)."""
+    none, selective, _ = _activations(catalog, 8, True, fused=True)
+    assert none == pytest.approx(selective)
+    assert none == pytest.approx(H * 32 / 8)
+
+
+def test_optimizer_state_follows_megatrons_distributed_optimizer_table() -> None:
+    """Megatron-LM docs (distributed optimizer): 18 bytes per parameter without sharding, and
+    6 + 12 / dp with the distributed optimizer (bf16 weights, fp32 grads, fp32 Adam state)."""
+    params, dp = 1e9, 8.0
+    for zero, expected in ((0, 18.0), (1, 6.0 + 12.0 / dp)):
+        grid = PlanGrid.from_plans([Plan(dp=8, zero=zero)])
+        state = training_memory(
+            grid, np.array([params]), np.array([0.0]), np.array([dp]), np.array([dp]),
+            np.array([0.0]), np.array([0.0]), np.array([1.0]), np.array([1.0]),
+            np.array([1.0]), np.array([0.0]),
+        )  # fmt: skip
+        total = state.weights + state.grads + state.optimizer
+        assert float(total[0]) == pytest.approx(expected * params)
+
+
+def test_micro_batches_in_flight_on_the_first_stage() -> None:
+    """1F1B holds pp micro-batches; interleaving pp (1 + (pp - 1) / (pp vp)) (Korthikanti eq. 3);
+    never more than the step runs."""
+    plans = [
+        Plan(pp=8),
+        Plan(pp=8, vp=4, schedule="interleaved"),
+        Plan(pp=8),
+    ]
+    flight = in_flight_micro_batches(PlanGrid.from_plans(plans), np.array([64.0, 64.0, 3.0]))
+    assert list(flight) == pytest.approx([8.0, 8 * (1 + 7 / 32), 3.0])
