@@ -45,7 +45,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.run
 
 validation-docs: $(STAMP_RUN)
-	$(BIN)/swarmscale validate --markdown docs/validation.md
+	$(BIN)/swarmscale validate --markdown docs/validation.md --plot docs/img/validation-logo.png
 
 # Every generated document: validation report, claims, the swarm plot.
 docs: validation-docs
