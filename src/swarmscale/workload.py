@@ -25,6 +25,9 @@ class SoftwareOptions:
     `tp_comm_overlap`: tensor-parallel all-gathers and reduce-scatters run in pieces behind
     the GEMMs they feed (Transformer Engine userbuffers, NeMo's recipes); needs sequence
     parallelism.
+    `ep_comm_overlap`: one micro-batch's expert all-to-all runs while another micro-batch
+    computes (Megatron-core's `overlap_moe_expert_parallel_comm`, the same pairing DualPipe
+    does within its schedule), so only the part longer than that compute is exposed.
     """
 
     fused_attention: bool = True
@@ -32,6 +35,7 @@ class SoftwareOptions:
     sequence_parallel: bool = True
     eager: bool = False
     tp_comm_overlap: bool = False
+    ep_comm_overlap: bool = False
 
 
 @dataclass(frozen=True)

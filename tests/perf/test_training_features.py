@@ -81,3 +81,19 @@ def test_a_higher_sustained_rate_is_never_slower(low: float, step: float) -> Non
     fast = _run(_with_sustained(min(low + step, 1.0)), SoftwareOptions())
     assert fast.step_s[0] <= slow.step_s[0]
     assert np.isfinite(fast.step_s).all()
+
+
+def test_ep_overlap_exposes_only_the_all_to_all_longer_than_compute(catalog: Catalog) -> None:
+    """Megatron-core's overlap_moe_expert_parallel_comm pairs one micro-batch's all-to-all with
+    another's compute: with the experts of a node's 8 GPUs the exposed share falls, the step gets
+    faster, and nothing else changes."""
+    job = TrainingJob(catalog.model("mixtral-8x7b"), 4096, 256)
+    grid = PlanGrid.from_plans([Plan(dp=32, ep=8, micro_batch=1)])
+    cluster = build_cluster(catalog, "h100-sxm", 32)
+    plain = evaluate_training(job, cluster, grid)
+    paired = evaluate_training(
+        dataclasses.replace(job, software=SoftwareOptions(ep_comm_overlap=True)), cluster, grid
+    )
+    assert 0 <= paired.ep_comm_s[0] < plain.ep_comm_s[0]
+    assert paired.step_s[0] < plain.step_s[0]
+    assert paired.compute_s[0] == pytest.approx(plain.compute_s[0])

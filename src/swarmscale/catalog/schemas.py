@@ -425,6 +425,9 @@ class Efficiency(Frozen):
     scale_out: Fraction = Field(description="collective bus bandwidth / NIC line rate")
     all_to_all: Fraction = Field(description="all-to-all bandwidth / bus bandwidth of a ring")
     kernel_overhead: Seconds = Field(description="fixed launch and host cost per kernel")
+    graph_kernel_overhead: Seconds = Field(
+        description="cost per kernel replayed inside a captured CUDA/HIP graph (serving decode)"
+    )
     scale_up_latency: Seconds
     scale_out_latency: Seconds
     serving_step_overhead: Seconds = Field(
@@ -452,8 +455,8 @@ class Efficiency(Frozen):
 
 EFFICIENCY_FACTORS = (
     "gemm", "gemm_fp8", "attention", "memory", "gemm_memory", "scale_up", "scale_out",
-    "all_to_all", "kernel_overhead", "scale_up_latency", "scale_out_latency",
-    "serving_step_overhead", "training_sustained",
+    "all_to_all", "kernel_overhead", "graph_kernel_overhead", "scale_up_latency",
+    "scale_out_latency", "serving_step_overhead", "training_sustained",
 )  # fmt: skip
 
 
@@ -470,6 +473,7 @@ class EfficiencyEntry(Frozen):
     scale_out: Fraction | None = None
     all_to_all: Fraction | None = None
     kernel_overhead: Seconds | None = None
+    graph_kernel_overhead: Seconds | None = None
     scale_up_latency: Seconds | None = None
     scale_out_latency: Seconds | None = None
     serving_step_overhead: Seconds | None = None
@@ -638,8 +642,10 @@ class CaseSoftware(Frozen):
 
     `eager`: plain PyTorch without fused kernels or torch.compile (one kernel launch per
     operation). `tp_comm_overlap`: tensor-parallel communication hidden behind GEMMs (needs
-    sequence parallelism). `cuda_graphs`: decode steps replayed as CUDA graphs (serving
-    engines' default); serving cases without them (or eager) are listed as not predicted.
+    sequence parallelism). `ep_comm_overlap`: expert all-to-all of one micro-batch hidden
+    behind another's compute (Megatron-core `overlap_moe_expert_parallel_comm`).
+    `cuda_graphs`: decode steps replayed as CUDA graphs (serving engines' default); serving
+    cases without them (or eager) are listed as not predicted.
     """
 
     fused_attention: bool = True
@@ -647,6 +653,7 @@ class CaseSoftware(Frozen):
     sequence_parallel: bool = True
     eager: bool = False
     tp_comm_overlap: bool = False
+    ep_comm_overlap: bool = False
     cuda_graphs: bool = True
 
 

@@ -84,7 +84,8 @@ class ReplicaModel:
         self.shapes: LayerShapes = layer_shapes(model)
         chip, eff = cluster.chip, cluster.efficiency
         self.weight_bytes = WEIGHT_BYTES[job.precision]
-        self.overhead = eff.kernel_overhead.require()
+        # Serving engines replay decode as CUDA/HIP graphs: no host launch per kernel.
+        self.overhead = eff.graph_kernel_overhead.require()
         self.rates = gemm_rates(
             chip, eff, job.precision, self.weight_bytes, ACT_BYTES, self.overhead
         )

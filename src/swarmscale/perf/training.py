@@ -214,10 +214,11 @@ def _layer_times(
     compute_b = (
         2.0 * gemm + ATTENTION_BACKWARD_RATIO * attn_f + 2.0 * (elem_f + overhead_f) + quant_b
     )
-    dualpipe = grid.schedule == SCHEDULE_CODES["dualpipe"]
-    # DualPipe overlaps one micro-batch's all-to-all with another's compute (arXiv:2412.19437).
-    ep_exposed_f = np.where(dualpipe, np.maximum(0.0, ep_f - compute_f), ep_f)
-    ep_exposed_b = np.where(dualpipe, np.maximum(0.0, 2.0 * ep_f - compute_b), 2.0 * ep_f)
+    # DualPipe (arXiv:2412.19437) and Megatron-core's EP overlap run one micro-batch's
+    # all-to-all while another computes.
+    paired = (grid.schedule == SCHEDULE_CODES["dualpipe"]) | job.software.ep_comm_overlap
+    ep_exposed_f = np.where(paired, np.maximum(0.0, ep_f - compute_f), ep_f)
+    ep_exposed_b = np.where(paired, np.maximum(0.0, 2.0 * ep_f - compute_b), 2.0 * ep_f)
 
     fwd = compute_f + tp_f + cp_f + ep_exposed_f
     recompute = grid.recompute
