@@ -436,7 +436,8 @@ class Efficiency(Frozen):
     training_sustained: Fraction = Field(
         description="share of the kernel benchmarks' tensor-core rate a whole training step "
         "sustains (clocks under a step's power draw, backward layouts, SMs lent to overlapped "
-        "communication): the one factor fitted on validation cases"
+        "communication): the one factor fitted on validation cases, on training cases only; "
+        "serving steps use it too"
     )
 
     def at(self, bound: Literal["low", "high"] | None) -> Efficiency:

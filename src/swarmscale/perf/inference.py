@@ -9,6 +9,7 @@ serves V3). All step functions take NumPy arrays of batch sizes or token counts.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,10 +87,11 @@ class ReplicaModel:
         self.weight_bytes = WEIGHT_BYTES[job.precision]
         # Serving engines replay decode as CUDA/HIP graphs: no host launch per kernel.
         self.overhead = eff.graph_kernel_overhead.require()
-        self.rates = gemm_rates(
-            chip, eff, job.precision, self.weight_bytes, ACT_BYTES, self.overhead
-        )
-        self.attn_peak = chip.peak_flops("bf16") * eff.attention.require()
+        # A step's compute runs at the clocks a chip sustains under load, as in training.
+        sustained = eff.training_sustained.require()
+        rates = gemm_rates(chip, eff, job.precision, self.weight_bytes, ACT_BYTES, self.overhead)
+        self.rates = dataclasses.replace(rates, flops_per_s=rates.flops_per_s * sustained)
+        self.attn_peak = chip.peak_flops("bf16") * eff.attention.require() * sustained
         self.mem_bw = chip.memory_bandwidth.require()
         self.mem_eff = eff.memory.require()
         self.step_overhead = eff.serving_step_overhead.require()
