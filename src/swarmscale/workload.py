@@ -28,6 +28,9 @@ class SoftwareOptions:
     `ep_comm_overlap`: one micro-batch's expert all-to-all runs while another micro-batch
     computes (Megatron-core's `overlap_moe_expert_parallel_comm`, the same pairing DualPipe
     does within its schedule), so only the part longer than that compute is exposed.
+    `grad_reduce_fp32`: gradients accumulate and reduce in fp32 (Megatron-LM's default for bf16
+    training); off, they stay bf16 (NeMo's performance recipes), halving their buffer and
+    the data-parallel traffic.
     """
 
     fused_attention: bool = True
@@ -36,6 +39,11 @@ class SoftwareOptions:
     eager: bool = False
     tp_comm_overlap: bool = False
     ep_comm_overlap: bool = False
+    grad_reduce_fp32: bool = True
+
+    @property
+    def grad_bytes(self) -> float:
+        return 4.0 if self.grad_reduce_fp32 else 2.0
 
 
 @dataclass(frozen=True)

@@ -66,3 +66,17 @@ def test_micro_batches_in_flight_on_the_first_stage() -> None:
     ]
     flight = in_flight_micro_batches(PlanGrid.from_plans(plans), np.array([64.0, 64.0, 3.0]))
     assert list(flight) == pytest.approx([8.0, 8 * (1 + 7 / 32), 3.0])
+
+
+def test_bf16_gradient_reduction_halves_the_gradient_buffer() -> None:
+    """NeMo's benchmark recipes reduce gradients in bf16 (grad_reduce_in_fp32 = False): the
+    distributed-optimizer table's bf16-grads row, 4 + 12 / dp bytes per parameter."""
+    params, dp = 1e9, 8.0
+    grid = PlanGrid.from_plans([Plan(dp=8, zero=1)])
+    state = training_memory(
+        grid, np.array([params]), np.array([0.0]), np.array([dp]), np.array([dp]),
+        np.array([0.0]), np.array([0.0]), np.array([1.0]), np.array([1.0]),
+        np.array([1.0]), np.array([0.0]), grad_bytes=2.0,
+    )  # fmt: skip
+    total = state.weights + state.grads + state.optimizer
+    assert float(total[0]) == pytest.approx((4.0 + 12.0 / dp) * params)

@@ -97,3 +97,12 @@ def test_ep_overlap_exposes_only_the_all_to_all_longer_than_compute(catalog: Cat
     assert 0 <= paired.ep_comm_s[0] < plain.ep_comm_s[0]
     assert paired.step_s[0] < plain.step_s[0]
     assert paired.compute_s[0] == pytest.approx(plain.compute_s[0])
+
+
+def test_bf16_gradients_halve_the_data_parallel_traffic(catalog: Catalog) -> None:
+    """Without overlap the whole reduce-scatter and all-gather show: bf16 gradients make the
+    reduce-scatter half as long, so the exposed DP time falls by a quarter to a half."""
+    plain = _run(catalog, SoftwareOptions(overlap_grad_reduce=False))
+    bf16 = _run(catalog, SoftwareOptions(overlap_grad_reduce=False, grad_reduce_fp32=False))
+    assert 0.5 * plain.dp_comm_s[0] < bf16.dp_comm_s[0] < 0.8 * plain.dp_comm_s[0]
+    assert bf16.memory_bytes[0] < plain.memory_bytes[0]

@@ -645,6 +645,7 @@ class CaseSoftware(Frozen):
     operation). `tp_comm_overlap`: tensor-parallel communication hidden behind GEMMs (needs
     sequence parallelism). `ep_comm_overlap`: expert all-to-all of one micro-batch hidden
     behind another's compute (Megatron-core `overlap_moe_expert_parallel_comm`).
+    `grad_reduce_fp32`: fp32 gradient buffers and reduction (off: bf16, NeMo's benchmarks).
     `cuda_graphs`: decode steps replayed as CUDA graphs (serving engines' default); serving
     cases without them (or eager) are listed as not predicted.
     """
@@ -655,6 +656,7 @@ class CaseSoftware(Frozen):
     eager: bool = False
     tp_comm_overlap: bool = False
     ep_comm_overlap: bool = False
+    grad_reduce_fp32: bool = True
     cuda_graphs: bool = True
 
 

@@ -20,10 +20,10 @@ Pipelining keeps activations of the micro-batches in flight on the first stage: 
 pp (1 + (pp - 1) / (pp vp)) interleaved (Korthikanti eq. 3 with Narayanan et al. 2021),
 pp + 1 for DualPipe's two directions.
 State per parameter (Megatron-LM's distributed-optimizer table): bf16 weights (2 B), fp32
-gradients (4 B), fp32 master weights and Adam moments (12 B); ZeRO-1 shards the 12 B over the
-data-parallel ranks, ZeRO-2 also the gradients, ZeRO-3 also the weights, except that with
-pipeline parallelism ZeRO-3 keeps a stage's weights gathered through the step (torchtitan
-does not reshard after forward under PP).
+gradients (4 B; 2 B where the run reduces them in bf16), fp32 master weights and Adam moments
+(12 B); ZeRO-1 shards the 12 B over the data-parallel ranks, ZeRO-2 also the gradients,
+ZeRO-3 also the weights, except that with pipeline parallelism ZeRO-3 keeps a stage's weights
+gathered through the step (torchtitan does not reshard after forward under PP).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from swarmscale.workload import TrainingJob
 
 ACT_BYTES = 2.0  # bf16 activations
 WEIGHT_BYTES = 2.0  # bf16 weights (fp8 training keeps bf16 weights and casts per GEMM)
-MAIN_GRAD_BYTES = 4.0  # fp32 gradient accumulation and reduction (Megatron-LM default)
 OPTIMIZER_BYTES = 12.0  # Adam: fp32 master weights, first and second moments
 # Memory a framework cannot give to tensors: CUDA context, communicator buffers, GEMM workspace
 # and allocator fragmentation. Estimate; PyTorch reserves 0.5-2 GB beyond its live tensors.
@@ -139,6 +138,7 @@ def training_memory(
     per_stage: FloatArray,
     last_stage: FloatArray,
     logits: FloatArray,
+    grad_bytes: float = 4.0,
 ) -> TrainingMemory:
     """Memory of the fullest device: the first stage's activations or the last stage's
     layers plus its logits, whichever is larger, over the state of the stage's parameters
@@ -147,7 +147,8 @@ def training_memory(
 
     `stored_per_layer` and `full_layer`: bytes one micro-batch leaves stored in a layer at the
     plan's recompute level, and without recompute (the working layer full recompute rebuilds);
-    `logits`: the loss's logits and their gradient on the last stage."""
+    `logits`: the loss's logits and their gradient on the last stage; `grad_bytes`: 4 for fp32
+    gradient buffers, 2 for bf16."""
     zero, pp = grid.zero, grid.pp
     copies = np.where(grid.schedule == SCHEDULE_CODES["dualpipe"], 2.0, 1.0)
 
@@ -162,7 +163,7 @@ def training_memory(
         return np.asarray((dense + expert) * bytes_per_param)
 
     weights = sharded(WEIGHT_BYTES, 3) * copies
-    grads = sharded(MAIN_GRAD_BYTES, 2) * copies
+    grads = sharded(grad_bytes, 2) * copies
     optimizer = sharded(OPTIMIZER_BYTES, 1)
     in_flight = in_flight_micro_batches(grid, micro_batches)
     working = np.where(grid.recompute == RECOMPUTE_CODES["full"], full_layer, 0.0)

@@ -38,7 +38,6 @@ from swarmscale.perf.compute import (
 from swarmscale.perf.layers import Gemm, LayerShapes, layer_shapes
 from swarmscale.perf.memory import (
     ACT_BYTES,
-    MAIN_GRAD_BYTES,
     USABLE_MEMORY_FRACTION,
     WEIGHT_BYTES,
     layer_activations,
@@ -362,9 +361,10 @@ def _dp_exposed(
     links = group_links(cluster, group, stride)
     zero, pp = grid.zero, grid.pp
     micro = micro_batches(job, grid).astype(float)
-    grad_sync = all_gather_time(params * MAIN_GRAD_BYTES, group, links)
+    grad_bytes = job.software.grad_bytes
+    grad_sync = all_gather_time(params * grad_bytes, group, links)
     param_sync = all_gather_time(params * WEIGHT_BYTES, group, links)
-    all_reduce = all_reduce_time(params * MAIN_GRAD_BYTES, group, links)
+    all_reduce = all_reduce_time(params * grad_bytes, group, links)
     layers = stage_layers(job.model.layers, pp).astype(float)
     chunks = np.where(pp > 1, grid.vp.astype(float), layers)
     chunked = np.maximum(grad_sync - stage_bwd, grad_sync / chunks) + np.maximum(
@@ -508,6 +508,7 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         per_stage,
         last_stage,
         logits,
+        job.software.grad_bytes,
     )
 
     reason = rule_codes(job, cluster, grid)
