@@ -42,6 +42,15 @@ def test_compare_specs_ratios(run_cli: CliRunner) -> None:
     assert rows["scale_up_bandwidth"]["values"]["h800-sxm"]["ratio"] == pytest.approx(400 / 900)
 
 
+def test_compare_specs_shows_fp4_where_a_chip_has_the_unit(run_cli: CliRunner) -> None:
+    """B200's dense FP4 is 9 PFLOPS (NVIDIA Blackwell datasheet); Hopper has no FP4 unit."""
+    code, out, _ = run_cli(["compare-specs", "h100-sxm", "b200", "--json"])
+    assert code == 0
+    fp4 = {row["field"]: row for row in json.loads(out)["rows"]}["peak.fp4"]["values"]
+    assert fp4["b200"]["value"] == pytest.approx(9000)
+    assert fp4["h100-sxm"]["state"] == "absent"
+
+
 def test_catalog_check_passes(run_cli: CliRunner) -> None:
     code, out, _ = run_cli(["catalog", "check", "--json"])
     assert code == 0

@@ -38,6 +38,7 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField("peak.tf32", "TF32", "flops", "TFLOPS"),
     SpecField("peak.bf16", "BF16/FP16", "flops", "TFLOPS"),
     SpecField("peak.fp8", "FP8", "flops", "TFLOPS"),
+    SpecField("peak.fp4", "FP4", "flops", "TFLOPS"),
     SpecField("peak.int8", "INT8", "flops", "TOPS"),
     SpecField("memory", "Memory", "bytes", "GB"),
     SpecField("memory_bandwidth", "Memory bandwidth", "bandwidth", "TB/s"),
