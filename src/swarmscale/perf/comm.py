@@ -119,12 +119,7 @@ def all_to_all_time(
     local = np.minimum(links.members_per_domain, members)
     inside = (local - 1.0) / members * send_bytes
     outside = (members - local) / members * send_bytes
-    seconds = np.maximum(
-        _transfer(inside, links.up_bw * all_to_all_efficiency),
-        _transfer(outside, links.out_bw * all_to_all_efficiency),
-    )
-    hops = np.where(members > 1, 1.0, 0.0) * (1.0 + _hops(members))
-    return np.asarray(seconds + hops * links.latency_s)
+    return _exchange_time(inside, outside, members, links, all_to_all_efficiency)
 
 
 def expert_dispatch_time(
@@ -149,6 +144,18 @@ def expert_dispatch_time(
         remote = np.minimum(remote, node_limit * (domains - 1.0) / domains)
     inside = copies * (local - 1.0) / local * np.asarray(token_bytes)
     outside = remote * np.asarray(token_bytes)
+    return _exchange_time(inside, outside, members, links, all_to_all_efficiency)
+
+
+def _exchange_time(
+    inside: ArrayLike,
+    outside: ArrayLike,
+    members: FloatArray,
+    links: Links,
+    all_to_all_efficiency: float,
+) -> FloatArray:
+    """An all-to-all style exchange sending `inside` bytes over the scale-up links and
+    `outside` bytes through each member's NIC at the same time, plus its hop latencies."""
     seconds = np.maximum(
         _transfer(inside, links.up_bw * all_to_all_efficiency),
         _transfer(outside, links.out_bw * all_to_all_efficiency),

@@ -9,6 +9,7 @@ where a hard max is up to 35% optimistic. All functions accept NumPy arrays.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +103,14 @@ def gemm_rates(
         weight_bytes=weight_bytes,
         overhead_s=overhead_s,
     )
+
+
+def sustained(rates: GemmRates, efficiency: Efficiency) -> GemmRates:
+    """`rates` at the share of the kernel benchmarks' tensor rate a whole step sustains
+    (`training_sustained`): what training and serving steps run at, where `gemm_rates` alone
+    describes an isolated kernel."""
+    flops = rates.flops_per_s * efficiency.training_sustained.require()
+    return dataclasses.replace(rates, flops_per_s=flops)
 
 
 def stream_time(bytes_moved: ArrayLike, *, mem_bw: float, mem_efficiency: float) -> FloatArray:

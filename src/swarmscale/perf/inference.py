@@ -9,7 +9,6 @@ serves V3). All step functions take NumPy arrays of batch sizes or token counts.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +22,7 @@ from swarmscale.perf.compute import (
     gemm_rates,
     gemm_set_time,
     stream_time,
+    sustained,
 )
 from swarmscale.perf.layers import Gemm, LayerShapes, layer_shapes
 from swarmscale.perf.params import count_params
@@ -88,10 +88,11 @@ class ReplicaModel:
         # Serving engines replay decode as CUDA/HIP graphs: no host launch per kernel.
         self.overhead = eff.graph_kernel_overhead.require()
         # A step's compute runs at the clocks a chip sustains under load, as in training.
-        sustained = eff.training_sustained.require()
         rates = gemm_rates(chip, eff, job.precision, self.weight_bytes, ACT_BYTES, self.overhead)
-        self.rates = dataclasses.replace(rates, flops_per_s=rates.flops_per_s * sustained)
-        self.attn_peak = chip.peak_flops("bf16") * eff.attention.require() * sustained
+        self.rates = sustained(rates, eff)
+        self.attn_peak = (
+            chip.peak_flops("bf16") * eff.attention.require() * eff.training_sustained.require()
+        )
         self.mem_bw = chip.memory_bandwidth.require()
         self.mem_eff = eff.memory.require()
         self.step_overhead = eff.serving_step_overhead.require()

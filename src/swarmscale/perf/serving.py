@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from swarmscale.perf.compute import ArrayLike, FloatArray
 from swarmscale.perf.inference import ReplicaModel
 
 MAX_SEARCH_BATCH = 8192
@@ -88,6 +89,18 @@ def prefill_wait(prefill_s: float, utilisation: float) -> float:
     return prefill_s + utilisation * prefill_s / (2.0 * (1.0 - utilisation))
 
 
+def prompts_per_chunk(input_len: int, queued: ArrayLike) -> FloatArray:
+    """Queued prompts of `input_len` tokens one prefill pass takes: as many as fit in
+    PREFILL_TOKEN_BUDGET tokens, at least one, at most the `queued` ones."""
+    return np.asarray(np.clip(PREFILL_TOKEN_BUDGET // input_len, 1.0, queued), dtype=float)
+
+
+def chunk_prefill_s(replica: ReplicaModel, input_len: int, prompts: ArrayLike) -> FloatArray:
+    """Seconds to prefill `prompts` prompts of `input_len` tokens together."""
+    prompts = np.asarray(prompts, dtype=float)
+    return replica.prefill_s(prompts * input_len, prompts * float(input_len) ** 2, prompts)
+
+
 def offline_throughput(
     replica: ReplicaModel,
     input_len: int,
@@ -108,9 +121,8 @@ def offline_throughput(
     )
     if grid.size == 0:
         return 0.0, 0.0, float("inf")
-    per_chunk = np.clip(PREFILL_TOKEN_BUDGET // input_len, 1.0, grid)
-    chunk = replica.prefill_s(per_chunk * input_len, per_chunk * float(input_len) ** 2, per_chunk)
-    prefill = chunk / per_chunk
+    per_chunk = prompts_per_chunk(input_len, grid)
+    prefill = chunk_prefill_s(replica, input_len, per_chunk) / per_chunk
     decode = replica.decode_step_s(grid, grid * (input_len + output_len / 2.0))
     throughput = output_len / (output_len * decode / grid + prefill)
     tpots = decode + grid * prefill / output_len

@@ -12,7 +12,6 @@ et al. 2021 (arXiv:2104.04473, section 2.2); activation memory follows Korthikan
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,10 +33,12 @@ from swarmscale.perf.compute import (
     gemm_rates,
     gemm_set_time,
     stream_time,
+    sustained,
 )
 from swarmscale.perf.layers import Gemm, LayerShapes, layer_shapes
 from swarmscale.perf.memory import (
     ACT_BYTES,
+    OPTIMIZER_BYTES,
     USABLE_MEMORY_FRACTION,
     WEIGHT_BYTES,
     layer_activations,
@@ -101,9 +102,7 @@ def _gemm_rates(job: TrainingJob, cluster: Cluster) -> GemmRates:
         raise UnknownValueError(f"{chip.id} has no {job.precision} unit to train with")
     weight_bytes = 1.0 if job.precision in ("fp8", "fp4") else WEIGHT_BYTES
     overhead = eff.kernel_overhead.require()
-    rates = gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead)
-    sustained = rates.flops_per_s * eff.training_sustained.require()
-    return dataclasses.replace(rates, flops_per_s=sustained)
+    return sustained(gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead), eff)
 
 
 def _sharded_params(gemms: tuple[Gemm, ...], tp: FloatArray) -> FloatArray:
@@ -295,23 +294,26 @@ def _fp8_cast_s(
     if job.precision != "fp8":
         return np.zeros_like(tp), np.zeros_like(tp)
     d = shapes.d_model
+    act_width = shapes.expert_act_width if moe else shapes.dense_act_width
+    hidden = act_width / (3.0 if job.model.activation == "swiglu" else 2.0)
+    up = act_width - hidden
     if moe:
         copies = shapes.active_experts + shapes.shared_experts / tp
-        hidden = shapes.expert_act_width / (3.0 if job.model.activation == "swiglu" else 2.0)
-        up = shapes.expert_act_width - hidden
         ffn_in, ffn_grads = d / sp + copies * (d + hidden), copies * (up + d)
     else:
-        hidden = shapes.dense_act_width / (3.0 if job.model.activation == "swiglu" else 2.0)
-        up = shapes.dense_act_width - hidden
         ffn_in, ffn_grads = (d / sp + hidden / tp), (up / tp + d / sp)
     inputs = d / sp + shapes.v_width / tp + ffn_in
     grads = (shapes.qk_width + shapes.kv_width) / tp + d / sp + ffn_grads
-    bandwidth = cluster.chip.memory_bandwidth.require() * cluster.efficiency.memory.require()
     per_element = ACT_BYTES + 2.0 * 1.0
-    return (
-        np.asarray(tokens * inputs * per_element / bandwidth),
-        np.asarray(tokens * grads * per_element / bandwidth),
-    )
+
+    def cast_s(elements: FloatArray) -> FloatArray:
+        return stream_time(
+            tokens * elements * per_element,
+            mem_bw=cluster.chip.memory_bandwidth.require(),
+            mem_efficiency=cluster.efficiency.memory.require(),
+        )
+
+    return cast_s(inputs), cast_s(grads)
 
 
 def _attention_forward_s(
@@ -483,18 +485,6 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         job, cluster, grid, expert_local, expert_dp, tp * ep, per_stage * layer_fwd,
         per_stage * layer_bwd,
     )  # fmt: skip
-    zero = grid.zero
-    shard = np.where(zero >= 1, 1.0, 0.0)
-    optimizer_params = dense_local / np.where(shard > 0, dp_group, 1.0) + expert_local / np.where(
-        shard > 0, expert_dp, 1.0
-    )
-    optimizer_s = stream_time(
-        optimizer_params * OPTIMIZER_TRAFFIC_BYTES,
-        mem_bw=chip.memory_bandwidth.require(),
-        mem_efficiency=eff.memory.require(),
-    )
-    step_s = pipeline_s + dp_exposed + optimizer_s
-
     logits = 2.0 * tokens * shapes.vocab / tp * 4.0
     memory = training_memory(
         grid,
@@ -510,6 +500,13 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         logits,
         job.software.grad_bytes,
     )
+    # The Adam update touches the parameters whose state this device holds (sharded by ZeRO).
+    optimizer_s = stream_time(
+        memory.optimizer / OPTIMIZER_BYTES * OPTIMIZER_TRAFFIC_BYTES,
+        mem_bw=chip.memory_bandwidth.require(),
+        mem_efficiency=eff.memory.require(),
+    )
+    step_s = pipeline_s + dp_exposed + optimizer_s
 
     reason = rule_codes(job, cluster, grid)
     capacity = chip.memory.require() * USABLE_MEMORY_FRACTION

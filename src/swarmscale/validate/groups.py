@@ -9,14 +9,13 @@ out-of-group error is the headline figure.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from swarmscale.catalog import Catalog
 from swarmscale.catalog.schemas import Case
 from swarmscale.validate.fit import FitTable, fit_table, fitted_factors, governs, with_value
-from swarmscale.validate.runner import CaseResult, predict_cases
+from swarmscale.validate.runner import CaseResult, predict_cases, summarize
 
 UNGROUPED = "ungrouped"
 
@@ -31,12 +30,7 @@ class GroupResult:
     unpredicted: list[tuple[str, str]]
 
     def summary(self) -> dict[str, float | int | None]:
-        errors = [abs(result.error) for result in self.results]
-        return {
-            "n": len(errors),
-            "median_abs_error": statistics.median(errors) if errors else None,
-            "max_abs_error": max(errors) if errors else None,
-        }
+        return summarize(self.results)
 
 
 def group_of(case: Case) -> str:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from swarmscale.catalog import Catalog
 from swarmscale.catalog.schemas import Case
 from swarmscale.hardware import Cluster
 from swarmscale.perf.inference import ReplicaModel, ServingPlan
-from swarmscale.perf.serving import PREFILL_TOKEN_BUDGET, offline_throughput
+from swarmscale.perf.serving import chunk_prefill_s, offline_throughput, prompts_per_chunk
 from swarmscale.plan.serving import candidate_plans
 from swarmscale.workload import InferenceJob
 
@@ -103,10 +101,9 @@ def _queued_ttft(replica: ReplicaModel, input_len: int, batch: float) -> float:
     """Mean time to first token of `batch` requests queued at once: they are prefilled in
     chunks of PREFILL_TOKEN_BUDGET tokens, and a request's first token comes when its chunk
     ends, so on average after (chunks + 1) / 2 chunk times."""
-    per_chunk = float(np.clip(PREFILL_TOKEN_BUDGET // input_len, 1, batch))
+    per_chunk = float(prompts_per_chunk(input_len, batch))
     chunks = math.ceil(batch / per_chunk)
-    chunk_s = float(replica.prefill_s(per_chunk * input_len, per_chunk * input_len**2, per_chunk))
-    return chunk_s * (chunks + 1) / 2
+    return float(chunk_prefill_s(replica, input_len, per_chunk)) * (chunks + 1) / 2
 
 
 def predict_inference(
