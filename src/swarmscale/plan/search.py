@@ -23,7 +23,7 @@ from swarmscale.hardware import Cluster
 from swarmscale.perf.plans import PLAN_KEYS, RECOMPUTE_CODES, SCHEDULE_CODES, Plan, PlanGrid
 from swarmscale.perf.totals import training_totals
 from swarmscale.perf.training import TrainingArrays, evaluate_training
-from swarmscale.perf.validity import OOM_CODE, REASONS, balanced_pp
+from swarmscale.perf.validity import OOM_CODE, REASONS, balanced_pp, largest_stage
 from swarmscale.workload import TrainingJob
 
 Objective = Literal["time", "cost", "energy"]
@@ -90,8 +90,9 @@ def _dp_allowed(job: TrainingJob, fixed: dict[str, Any], dp: int) -> bool:
 
 
 def _vp_options(job: TrainingJob, pp: int, coarse: bool) -> tuple[int, ...]:
-    """Virtual stages per device that divide the layers of the largest stage."""
-    per_stage = -(-job.model.layers // pp)
+    """Virtual stages per device that divide the layers of the largest stage (the stage the
+    interleaving rule in `perf.validity` checks)."""
+    per_stage = largest_stage(job.model.layers, pp)
     return tuple(v for v in ((2,) if coarse else range(2, MAX_VP + 1)) if per_stage % v == 0)
 
 
