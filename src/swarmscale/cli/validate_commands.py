@@ -17,7 +17,14 @@ from swarmscale.cli.output import console, error_console, print_json
 from swarmscale.files import check_output_path, write_text_atomic
 from swarmscale.report.plots import plot_validation
 from swarmscale.report.validation import logo_section, profile_section, validation_markdown
-from swarmscale.validate.fit import COARSE, FitResult, FittedFactor, fit_factor, fitted_factors
+from swarmscale.validate.fit import (
+    COARSE,
+    FitTable,
+    FittedFactor,
+    fit_factor,
+    fit_tables,
+    fitted_factors,
+)
 from swarmscale.validate.groups import GroupResult, group_of, leave_one_group_out
 from swarmscale.validate.runner import (
     CaseResult,
@@ -53,11 +60,6 @@ def _run_with_progress(cases: list[Case]) -> Validation:
         return predict_cases(cases, default_catalog(), advance)
 
 
-def _catalog_fits(cases: list[Case]) -> list[FitResult]:
-    catalog = default_catalog()
-    return [fit_factor(cases, catalog, fitted) for fitted in fitted_factors(catalog)]
-
-
 def validate(
     cases_files: CasesArg = None,
     as_json: JsonFlag = False,
@@ -86,7 +88,7 @@ def validate(
         check_output_path(plot, "--plot", (".png",))
     cases = _load(cases_files)
     if by_group:
-        _print_by_group(_leave_one_group_out(cases), as_json)
+        _print_by_group(_leave_one_group_out(cases)[0], as_json)
         return
     validation = _run_with_progress(cases)
     results = validation.results
@@ -133,16 +135,18 @@ def _write_report(
     cases: list[Case], results: list[CaseResult], markdown: Path, plot: Path | None
 ) -> None:
     command = f"swarmscale validate --markdown {markdown}" + (f" --plot {plot}" if plot else "")
-    outcome = _leave_one_group_out(cases)
+    outcome, tables = _leave_one_group_out(cases)
+    catalog = default_catalog()
+    fits = [fit_factor(cases, catalog, table.fitted, table) for table in tables]
     single = {case.id for case in cases if case.chips == 1}
-    profile_lines = profile_section(profile_pairs(cases, results, default_catalog()), single)
+    profile_lines = profile_section(profile_pairs(cases, results, catalog), single)
     headline = logo_section(outcome)
     if plot is not None:
         points = [(g.group, r.kind, r.measured, r.predicted) for g in outcome for r in g.results]
         plot_validation(points, plot, "Out-of-group predictions (leave one source group out)")
         link = _relative(plot, markdown)
         headline += ["", f"![predicted against measured, out of group]({link})"]
-    text = validation_markdown(results, _catalog_fits(cases), command, profile_lines, headline)
+    text = validation_markdown(results, fits, command, profile_lines, headline)
     write_text_atomic(markdown, text)
 
 
@@ -151,7 +155,9 @@ def _relative(target: Path, document: Path) -> str:
     return os.path.relpath(target.resolve(), document.resolve().parent)
 
 
-def _leave_one_group_out(cases: list[Case]) -> list[GroupResult]:
+def _leave_one_group_out(cases: list[Case]) -> tuple[list[GroupResult], list[FitTable]]:
+    """The out-of-group results, and the fit tables they came from (the report's fits reuse
+    them rather than predicting the fit cases over the grid again)."""
     with Progress(console=error_console, transient=True) as progress:
         catalog = default_catalog()
         steps = len({group_of(case) for case in cases}) + len(COARSE) * len(fitted_factors(catalog))
@@ -161,7 +167,8 @@ def _leave_one_group_out(cases: list[Case]) -> list[GroupResult]:
             progress.update(task, description=step)
             progress.advance(task)
 
-        return leave_one_group_out(cases, catalog, advance)
+        tables = fit_tables(cases, catalog, lambda key, value: advance(f"{key} = {value:.2f}"))
+        return leave_one_group_out(cases, catalog, advance, tables), tables
 
 
 def _print_by_group(outcome: list[GroupResult], as_json: bool) -> None:

@@ -144,14 +144,33 @@ class FitResult:
     after: list[CaseResult]
 
 
-def fit_factor(cases: list[Case], catalog: Catalog, fitted: FittedFactor) -> FitResult:
-    """Fit one factor on the fit split; report both splits with the shipped and fitted value."""
+def fit_tables(
+    cases: list[Case], catalog: Catalog, on_value: Callable[[str, float], None] | None = None
+) -> list[FitTable]:
+    """A `fit_table` for every factor the catalog marks fitted; `on_value` hears each
+    factor's key and grid value as it is predicted."""
+    tables = []
+    for fitted in fitted_factors(catalog):
+
+        def heard(value: float, key: str = fitted.key) -> None:
+            if on_value is not None:
+                on_value(key, value)
+
+        tables.append(fit_table(cases, catalog, fitted, heard))
+    return tables
+
+
+def fit_factor(
+    cases: list[Case], catalog: Catalog, fitted: FittedFactor, table: FitTable | None = None
+) -> FitResult:
+    """Fit one factor on the fit split; report both splits with the shipped and fitted value.
+    `table`: the factor's `fit_table` of these cases when already computed."""
     if (
         fitted.layer not in catalog.efficiency
         or getattr(catalog.efficiency[fitted.layer], fitted.factor, None) is None
     ):
         raise ValueError(f"the efficiency layer {fitted.layer!r} sets no {fitted.factor!r}")
-    table = fit_table(cases, catalog, fitted)
+    table = table or fit_table(cases, catalog, fitted)
     value = table.best(table.log_ratio)
     if value is None:
         raise ValueError(f"no fit-split case depends on {fitted.key}; nothing to fit")

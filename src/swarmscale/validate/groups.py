@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from swarmscale.catalog import Catalog
 from swarmscale.catalog.schemas import Case
-from swarmscale.validate.fit import FitTable, fit_table, fitted_factors, governs, with_value
+from swarmscale.validate.fit import FitTable, fit_tables, governs, with_value
 from swarmscale.validate.runner import CaseResult, predict_cases, summarize
 
 UNGROUPED = "ungrouped"
@@ -62,17 +62,20 @@ def _predict_group(
 
 
 def leave_one_group_out(
-    cases: list[Case], catalog: Catalog, on_step: Callable[[str], None] | None = None
+    cases: list[Case],
+    catalog: Catalog,
+    on_step: Callable[[str], None] | None = None,
+    tables: list[FitTable] | None = None,
 ) -> list[GroupResult]:
-    """Each group's cases predicted with factors fitted without that group."""
-    tables = []
-    for fitted in fitted_factors(catalog):
+    """Each group's cases predicted with factors fitted without that group. `tables`: the
+    catalog's `fit_tables` of these cases when already computed."""
+    if tables is None:
 
-        def on_value(value: float, key: str = fitted.key) -> None:
+        def on_value(key: str, value: float) -> None:
             if on_step is not None:
                 on_step(f"{key} = {value:.2f}")
 
-        tables.append(fit_table(cases, catalog, fitted, on_value))
+        tables = fit_tables(cases, catalog, on_value)
     outcome = []
     for group in sorted({group_of(case) for case in cases}):
         if on_step is not None:
