@@ -10,7 +10,7 @@ from swarmscale.catalog import Catalog
 from swarmscale.catalog.loader import DATA_ROOT
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
-from swarmscale.perf.compute import gemm_rates, gemm_time
+from swarmscale.perf.compute import attention_share, gemm_rates, gemm_time
 
 MICROBENCH = DATA_ROOT / "measurements" / "h100-microbench.jsonl"
 
@@ -73,3 +73,28 @@ def test_single_member_groups_cost_nothing(catalog: Catalog) -> None:
     links = group_links(build_cluster(catalog, "h100-sxm", 8), 1, 1)
     assert float(all_reduce_time(1e9, 1, links)) == 0.0
     assert float(all_to_all_time(1e9, 1, links, 0.7)) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("plateau", "seq_len", "measured"),
+    [
+        # FlashAttention-2 forward+backward, causal, head dim 128 (Dao-AILab/flash-attention
+        # README figures flash2_a100_fwd_bwd_benchmark.png and flash2_h100_fwd_bwd_benchmark.png)
+        (195.0, 512, 99.0),
+        (195.0, 2048, 155.0),
+        (195.0, 16384, 189.0),
+        (340.0, 512, 163.0),
+        (340.0, 2048, 265.0),
+        (340.0, 16384, 328.0),
+    ],
+)
+def test_attention_rate_rises_with_keys_per_query(
+    plateau: float, seq_len: int, measured: float
+) -> None:
+    assert plateau * float(attention_share(seq_len / 2, 128)) == pytest.approx(measured, rel=0.06)
+
+
+def test_narrow_heads_reach_less_of_the_attention_plateau() -> None:
+    """Head dim 64 vs 128 at 16k causal: A100 171 vs 189, H100 284 vs 328 TFLOP/s (same figures)."""
+    ratio = float(attention_share(8192, 64) / attention_share(8192, 128))
+    assert ratio == pytest.approx((171 / 189 + 284 / 328) / 2, rel=0.03)

@@ -15,7 +15,13 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from swarmscale.catalog.schemas import Chip, Efficiency, EfficiencyEntry, Measurement, Quantity
-from swarmscale.perf.compute import FloatArray, GemmRates, gemm_time
+from swarmscale.perf.compute import (
+    ATTENTION_FULL_HEAD_DIM,
+    FloatArray,
+    GemmRates,
+    attention_share,
+    gemm_time,
+)
 
 BYTES_PER_ELEMENT = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
 PEAK_PRECISION = {"fp32": "fp32", "bf16": "bf16", "fp16": "bf16", "fp8": "fp8"}
@@ -192,11 +198,22 @@ def derive_efficiency(
     ]  # fmt: skip
     if attention:
         peak = chip.peak_flops("bf16")
-        shares = [float(m.flops_per_s or 0.0) / peak for m in attention]
+        shares = [
+            float(m.flops_per_s or 0.0)
+            / peak
+            / float(
+                attention_share(
+                    m.shape["seq_kv"] / (2.0 if m.shape.get("causal", 1) else 1.0),
+                    m.shape.get("head_dim", ATTENTION_FULL_HEAD_DIM),
+                )
+            )
+            for m in attention
+        ]
         factors["attention"] = _quantity(
             statistics.median(shares), "fraction",
             f"{source}: fused attention forward at {len(attention)} prefill shapes, "
-            "median FLOP/s over bf16 peak",
+            "median FLOP/s over bf16 peak, each over the share of the plateau its keys per "
+            "query reach (perf.compute.attention_share)",
             shares,
         )  # fmt: skip
     return Derivation(EfficiencyEntry(applies_to=chip.id, **factors), tuple(fits))

@@ -733,6 +733,12 @@ class Case(Frozen):
         "TensorRT-LLM's static benchmarks), so time to first token waits for every prompt's "
         "prefill; else requests join a running batch (fixed concurrency)",
     )
+    flops_attention: Literal["full", "causal"] = Field(
+        default="full",
+        description="how the source's MFU and TFLOP/s count the attention score square: "
+        "'full' (PaLM, Megatron-LM, llm-foundry, torchtitan) or 'causal', without the masked "
+        "half (NeMo since its commit 6251117f, August 2025)",
+    )
     measured: dict[Metric, float] = Field(min_length=1)
     split: Literal["fit", "test"] = "test"
     notes: str | None = None

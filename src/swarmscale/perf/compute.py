@@ -27,6 +27,17 @@ ROOFLINE_SHARPNESS = 2.5
 # two (Dao, FlashAttention-2, arXiv:2307.08691 section 3.1).
 ATTENTION_BACKWARD_RATIO = 2.5
 
+# A fused attention kernel reaches its plateau rate only when each query row attends many keys:
+# the FlashAttention-2 forward+backward benchmarks (Dao-AILab/flash-attention README figures
+# assets/flash2_a100_fwd_bwd_benchmark.png and flash2_h100_fwd_bwd_benchmark.png) follow
+# plateau x k / (k + 256) in k, the keys per query (half the sequence when causal): causal head
+# dim 128 on A100 reaches 99, 155 and 189 TFLOP/s at 512, 2k and 16k tokens (curve: 97, 156,
+# 189 with a 195 plateau), on H100 163, 265 and 328 (curve: 170, 272, 335 with 340). Head dim
+# 64 reaches 0.87 of head dim 128 on both chips (A100 171 vs 189, H100 284 vs 328 at 16k).
+ATTENTION_HALF_KEYS = 256.0
+ATTENTION_FULL_HEAD_DIM = 128.0
+ATTENTION_HEAD_DIM_EXPONENT = 0.2
+
 
 def blend(compute_s: ArrayLike, memory_s: ArrayLike) -> FloatArray:
     """Smooth maximum of a compute time and a memory time (p-norm)."""
@@ -111,6 +122,14 @@ def sustained(rates: GemmRates, efficiency: Efficiency) -> GemmRates:
     describes an isolated kernel."""
     flops = rates.flops_per_s * efficiency.training_sustained.require()
     return dataclasses.replace(rates, flops_per_s=flops)
+
+
+def attention_share(keys_per_query: ArrayLike, head_dim: float) -> FloatArray:
+    """The share of a fused attention kernel's plateau rate (the catalog's `attention`, long
+    sequences at head dim 128) reached when each query attends `keys_per_query` keys."""
+    keys = np.asarray(keys_per_query, dtype=float)
+    width = min(1.0, head_dim / ATTENTION_FULL_HEAD_DIM) ** ATTENTION_HEAD_DIM_EXPONENT
+    return np.asarray(keys / (keys + ATTENTION_HALF_KEYS) * width)
 
 
 def stream_time(bytes_moved: ArrayLike, *, mem_bw: float, mem_efficiency: float) -> FloatArray:

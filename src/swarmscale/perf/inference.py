@@ -18,6 +18,7 @@ from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
 from swarmscale.perf.compute import (
     ArrayLike,
     FloatArray,
+    attention_share,
     blend,
     gemm_rates,
     gemm_set_time,
@@ -237,8 +238,13 @@ class ReplicaModel:
         new = np.maximum(np.asarray(tokens, dtype=float) * (1.0 - hit), 1.0) / groups
         squares = np.asarray(sum_sq_tokens, dtype=float) * (1.0 - hit**2) / groups
         widths = (self.shapes.qk_width + self.shapes.v_width) / plan.tp
-        # Causal attention of a prompt of length s costs about s^2 x widths FLOPs (2 x s^2/2).
-        attention = squares * widths / self.attn_peak
+        # Causal attention of a prompt of length s costs about s^2 x widths FLOPs (2 x s^2/2);
+        # its queries attend s/2 keys on average, sum(s^2) / sum(s) / 2 over the prompts.
+        keys = np.maximum(
+            np.asarray(sum_sq_tokens, dtype=float) / np.maximum(tokens, 1.0) / 2.0, 1.0
+        )
+        share = attention_share(keys, self.shapes.qk_width / self.job.model.heads)
+        attention = squares * widths / (self.attn_peak * share)
         heads = np.maximum(np.asarray(prompts, dtype=float) / groups, 1.0)
         # A prompt batch crosses the stages one after the other (no pipelining within it).
         return np.asarray(plan.pp * self._stage_time(new, attention, heads) + self.step_overhead)

@@ -89,8 +89,10 @@ def layer_shapes(model: Model) -> LayerShapes:
     act_per_hidden = 3 if model.activation == "swiglu" else 2
     moe = model.moe
     counts = count_params(model)
-    matmul_params = counts.active - counts.embedding - counts.final_norm
-    matmul_params -= counts.layers_total * counts.norms_per_layer
+    # The output projection is a vocab x d_model matmul whether or not it shares its weights
+    # with the input embedding (a lookup, no FLOPs): tied models still pay for it.
+    matmul_params = counts.active - counts.embedding - counts.lm_head - counts.final_norm
+    matmul_params += model.vocab * model.d_model - counts.layers_total * counts.norms_per_layer
     if moe is None:
         dense_hidden = model.ffn_hidden
         expert: tuple[Gemm, ...] = ()

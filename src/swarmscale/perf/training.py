@@ -29,6 +29,7 @@ from swarmscale.perf.compute import (
     ATTENTION_BACKWARD_RATIO,
     FloatArray,
     GemmRates,
+    attention_share,
     compute_precision,
     gemm_rates,
     gemm_set_time,
@@ -329,8 +330,10 @@ def _attention_forward_s(
     widths = (shapes.qk_width + shapes.v_width) / tp
     tensor_rate = chip.peak_flops("bf16") * eff.training_sustained.require()
     if job.software.fused_attention:
-        flops = 2.0 * tokens * (job.seq_len / 2.0) * widths
-        return np.asarray(flops / (tensor_rate * eff.attention.require()))
+        keys = job.seq_len / 2.0
+        flops = 2.0 * tokens * keys * widths
+        share = attention_share(keys, shapes.qk_width / job.model.heads)
+        return np.asarray(flops / (tensor_rate * eff.attention.require() * share))
     flops = 2.0 * tokens * job.seq_len * widths
     gemm_s = flops / (tensor_rate * eff.gemm.require())
     scores = tokens * job.seq_len * job.model.heads / tp
@@ -396,8 +399,14 @@ def model_flops_per_token(job: TrainingJob, shapes: LayerShapes | None = None) -
     6 x matmul parameters a token touches, plus 6 x L x S x (q.k + a.v widths), attention
     counted over the full square as the PaLM and Megatron-LM papers do."""
     shapes = shapes or layer_shapes(job.model)
-    attention = 2.0 * job.seq_len * (shapes.qk_width + shapes.v_width) * shapes.layers
-    return 6.0 * shapes.model_flops_params + 3.0 * attention
+    return 6.0 * shapes.model_flops_params + attention_flops_per_token(job, shapes)
+
+
+def attention_flops_per_token(job: TrainingJob, shapes: LayerShapes | None = None) -> float:
+    """The attention-square share of `model_flops_per_token`: forward and backward of q.k and
+    a.v over the full square of the sequence."""
+    shapes = shapes or layer_shapes(job.model)
+    return 6.0 * job.seq_len * (shapes.qk_width + shapes.v_width) * shapes.layers
 
 
 def evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> TrainingArrays:

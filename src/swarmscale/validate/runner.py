@@ -16,6 +16,7 @@ from typing import Any
 from swarmscale.catalog import Catalog, Model, UnknownValueError
 from swarmscale.catalog.schemas import Case
 from swarmscale.hardware import Cluster, build_cluster
+from swarmscale.perf.training import attention_flops_per_token, model_flops_per_token
 from swarmscale.plan.search import RankedPlan, search
 from swarmscale.validate.inference import inference_job, predict_inference
 from swarmscale.workload import SoftwareOptions, TrainingJob
@@ -111,10 +112,11 @@ def predict_training(
     peak = cluster.chip.peak_flops("bf16")
     step_s = float(ranked.totals["step_s"] or 0.0)
     tokens_per_s = job.tokens_per_step / step_s
+    mfu = ranked.mfu * _source_flops_share(case, job)
     metrics = {
-        "mfu": ranked.mfu,
+        "mfu": mfu,
         "hfu": ranked.hfu,
-        "tflops_per_chip": ranked.mfu * peak / 1e12,
+        "tflops_per_chip": mfu * peak / 1e12,
         "hw_tflops_per_chip": ranked.hfu * peak / 1e12,
         "tokens_per_s": tokens_per_s,
         "tokens_per_s_per_chip": tokens_per_s / case.chips,
@@ -123,6 +125,15 @@ def predict_training(
         "memory_gb": ranked.breakdown["memory_bytes"] / 1e9,
     }
     return metrics, ranked
+
+
+def _source_flops_share(case: Case, job: TrainingJob) -> float:
+    """The source's model FLOPs per token over ours: a source that counts only the causal half
+    of the attention square reports a lower MFU and TFLOP/s for the same step time."""
+    if case.flops_attention == "full":
+        return 1.0
+    ours = model_flops_per_token(job)
+    return (ours - attention_flops_per_token(job) / 2.0) / ours
 
 
 class NotPredicted(ValueError):
