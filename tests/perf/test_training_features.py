@@ -106,3 +106,19 @@ def test_bf16_gradients_halve_the_data_parallel_traffic(catalog: Catalog) -> Non
     bf16 = _run(catalog, SoftwareOptions(overlap_grad_reduce=False, grad_reduce_fp32=False))
     assert 0.5 * plain.dp_comm_s[0] < bf16.dp_comm_s[0] < 0.8 * plain.dp_comm_s[0]
     assert bf16.memory_bytes[0] < plain.memory_bytes[0]
+
+
+def test_tuned_attention_is_faster_only_where_a_gain_is_catalogued(catalog: Catalog) -> None:
+    """Hopper's tuned kernels (cuDNN, FlashAttention-3) run attention 1.6x FlashAttention-2's
+    rate (FA3 README figure); A100 has no catalogued gain, so the switch changes nothing."""
+    job = TrainingJob(catalog.model("llama3-8b"), 8192, 64)
+    tuned = dataclasses.replace(job, software=SoftwareOptions(tuned_attention=True))
+    grid = PlanGrid.from_plans([Plan(dp=8, micro_batch=1)])
+    for chip, faster in (("h100-sxm", True), ("h200-sxm", True), ("a100-sxm-80gb", False)):
+        cluster = build_cluster(catalog, chip, 8)
+        plain_s = float(evaluate_training(job, cluster, grid).step_s[0])
+        tuned_s = float(evaluate_training(tuned, cluster, grid).step_s[0])
+        assert (tuned_s < plain_s) == faster
+        assert tuned_s <= plain_s
+    gain = catalog.efficiency_for(catalog.chip("h100-sxm")).attention_tuned_gain.require()
+    assert gain == pytest.approx(539 / 335, rel=0.01)

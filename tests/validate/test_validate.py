@@ -13,6 +13,7 @@ from swarmscale.catalog.loader import SHIPPED_CASES, load_cases
 from swarmscale.catalog.schemas import Case
 from swarmscale.report.validation import profile_section
 from swarmscale.validate.fit import COARSE, FitTable, FittedFactor, fit_factor
+from swarmscale.validate.frameworks import tuned_attention
 from swarmscale.validate.groups import leave_one_group_out
 from swarmscale.validate.runner import profile_pairs, run_case, run_cases, summarize
 from tests.conftest import CliRunner
@@ -192,11 +193,13 @@ def test_validate_markdown_report(tmp_path: Path, run_cli: CliRunner) -> None:
 
 def test_profile_section_compares_each_profiled_case_without_and_with(catalog: Catalog) -> None:
     """docs/validation.md: single-chip H100 cases predicted with datasheet-derived factors and
-    with the shipped H100 profile; cases on other chips are left out."""
+    with the shipped H100 profile; cases on other silicon (here an A100) are left out."""
+    wanted = ("trtllm-llama3-8b-h100x1-1000-1000", "lmdeploy-bench-llama2-7b-a100x1-b1-128-128")
     cases = [
         case
-        for case in load_cases(SHIPPED_CASES / "inference.yaml")
-        if case.id in ("trtllm-llama3-8b-h100x1-1000-1000", "trtllm-llama3-70b-h200x1-1000-1000")
+        for name in ("inference.yaml", "lmdeploy-bench.yaml")
+        for case in load_cases(SHIPPED_CASES / name)
+        if case.id in wanted
     ]
     pairs = profile_pairs(cases, run_cases(cases, catalog), catalog)
     assert [without.id for without, _ in pairs] == ["trtllm-llama3-8b-h100x1-1000-1000"]
@@ -222,3 +225,21 @@ def test_causal_flops_convention_matches_the_sources_two_columns(catalog: Catalo
     by_metric = {result.metric: result.predicted for result in run_case(case, catalog)}
     per_token = by_metric["tflops_per_chip"] * 1e12 / by_metric["tokens_per_s_per_chip"]
     assert per_token == pytest.approx(1622e12 / 31508, rel=0.01)
+
+
+def test_framework_implies_tuned_attention_unless_the_case_says() -> None:
+    """TensorRT-LLM and Transformer Engine stacks run the vendor's tuned attention; plain
+    PyTorch runs FlashAttention-2-class kernels; a case's own setting wins."""
+    by_id = {
+        case.id: case
+        for name in ("inference.yaml", "nanogpt-speedrun.yaml", "nvidia-nemo-perf.yaml")
+        for case in load_cases(SHIPPED_CASES / name)
+    }
+    assert tuned_attention(by_id["trtllm-llama3-8b-h100x1-1000-1000"])
+    assert tuned_attention(by_id["nvidia-nemo-perf-llama3-8b-h100x8-fp8cs-25.11"])
+    pytorch = next(case for case in by_id.values() if case.framework == "pytorch")
+    assert not tuned_attention(pytorch)
+    forced = pytorch.model_copy(
+        update={"software": pytorch.software.model_copy(update={"tuned_attention": True})}
+    )
+    assert tuned_attention(forced)

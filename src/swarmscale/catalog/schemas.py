@@ -404,6 +404,11 @@ def _check_fractions(entry: BaseModel) -> None:
             raise ValueError(f"{name}: a fraction of peak must be above 0, got {quantity.value}")
         if name != "gemm_memory" and quantity.value > 1:
             raise ValueError(f"{name}: a fraction of peak cannot exceed 1, got {quantity.value}")
+    gain = getattr(entry, "attention_tuned_gain", None)
+    if gain is not None and gain.value is not None and not 1.0 <= gain.value <= 4.0:
+        raise ValueError(
+            f"attention_tuned_gain: a tuned kernel's speed-up must be from 1 to 4, got {gain.value}"
+        )
 
 
 class Efficiency(Frozen):
@@ -418,7 +423,14 @@ class Efficiency(Frozen):
     applies_to: str = Field(min_length=2, description="the most specific layer used")
     gemm: Fraction = Field(description="large bf16/fp16 GEMM throughput / peak")
     gemm_fp8: Fraction = Field(description="large fp8 GEMM / fp8 peak")
-    attention: Fraction = Field(description="fused attention kernel throughput / bf16 peak")
+    attention: Fraction = Field(
+        description="fused attention throughput / bf16 peak at long sequences and head dim 128, "
+        "as FlashAttention-2-class kernels (PyTorch SDPA's flash backend) reach it"
+    )
+    attention_tuned_gain: Ratio = Field(
+        description="how much faster the chip's vendor-tuned fused attention runs than "
+        "`attention` (cuDNN through Transformer Engine, TensorRT-LLM, FlashAttention-3 on Hopper)"
+    )
     memory: Fraction = Field(description="streaming kernel bandwidth / datasheet bandwidth")
     gemm_memory: Fraction = Field(description="bandwidth a memory-bound GEMM reaches / datasheet")
     scale_up: Fraction = Field(description="collective bus bandwidth / per-direction link rate")
@@ -455,9 +467,9 @@ class Efficiency(Frozen):
 
 
 EFFICIENCY_FACTORS = (
-    "gemm", "gemm_fp8", "attention", "memory", "gemm_memory", "scale_up", "scale_out",
-    "all_to_all", "kernel_overhead", "graph_kernel_overhead", "scale_up_latency",
-    "scale_out_latency", "serving_step_overhead", "training_sustained",
+    "gemm", "gemm_fp8", "attention", "attention_tuned_gain", "memory", "gemm_memory",
+    "scale_up", "scale_out", "all_to_all", "kernel_overhead", "graph_kernel_overhead",
+    "scale_up_latency", "scale_out_latency", "serving_step_overhead", "training_sustained",
 )  # fmt: skip
 
 
@@ -468,6 +480,7 @@ class EfficiencyEntry(Frozen):
     gemm: Fraction | None = None
     gemm_fp8: Fraction | None = None
     attention: Fraction | None = None
+    attention_tuned_gain: Ratio | None = None
     memory: Fraction | None = None
     gemm_memory: Fraction | None = None
     scale_up: Fraction | None = None
@@ -648,6 +661,8 @@ class CaseSoftware(Frozen):
     `grad_reduce_fp32`: fp32 gradient buffers and reduction (off: bf16, NeMo's benchmarks).
     `cuda_graphs`: decode steps replayed as CUDA graphs (serving engines' default); serving
     cases without them (or eager) are listed as not predicted.
+    `tuned_attention`: the chip vendor's tuned fused attention ran (unset: implied by the
+    framework, see `validate.frameworks`).
     """
 
     fused_attention: bool = True
@@ -658,6 +673,7 @@ class CaseSoftware(Frozen):
     ep_comm_overlap: bool = False
     grad_reduce_fp32: bool = True
     cuda_graphs: bool = True
+    tuned_attention: bool | None = None
 
 
 class ServingSlo(Frozen):

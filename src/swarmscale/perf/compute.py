@@ -124,6 +124,13 @@ def sustained(rates: GemmRates, efficiency: Efficiency) -> GemmRates:
     return dataclasses.replace(rates, flops_per_s=flops)
 
 
+def attention_plateau(efficiency: Efficiency, tuned: bool) -> float:
+    """The fused-attention plateau as a fraction of bf16 peak: FlashAttention-2-class kernels
+    reach `attention`; the vendor's tuned kernels `attention_tuned_gain` times that."""
+    gain = efficiency.attention_tuned_gain.require() if tuned else 1.0
+    return efficiency.attention.require() * gain
+
+
 def attention_share(keys_per_query: ArrayLike, head_dim: float) -> FloatArray:
     """The share of a fused attention kernel's plateau rate (the catalog's `attention`, long
     sequences at head dim 128) reached when each query attends `keys_per_query` keys."""

@@ -18,6 +18,7 @@ from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
 from swarmscale.perf.compute import (
     ArrayLike,
     FloatArray,
+    attention_plateau,
     attention_share,
     blend,
     gemm_rates,
@@ -92,7 +93,9 @@ class ReplicaModel:
         rates = gemm_rates(chip, eff, job.precision, self.weight_bytes, ACT_BYTES, self.overhead)
         self.rates = sustained(rates, eff)
         self.attn_peak = (
-            chip.peak_flops("bf16") * eff.attention.require() * eff.training_sustained.require()
+            chip.peak_flops("bf16")
+            * attention_plateau(eff, job.tuned_attention)
+            * eff.training_sustained.require()
         )
         self.mem_bw = chip.memory_bandwidth.require()
         self.mem_eff = eff.memory.require()

@@ -29,6 +29,7 @@ from swarmscale.perf.compute import (
     ATTENTION_BACKWARD_RATIO,
     FloatArray,
     GemmRates,
+    attention_plateau,
     attention_share,
     compute_precision,
     gemm_rates,
@@ -333,7 +334,8 @@ def _attention_forward_s(
         keys = job.seq_len / 2.0
         flops = 2.0 * tokens * keys * widths
         share = attention_share(keys, shapes.qk_width / job.model.heads)
-        return np.asarray(flops / (tensor_rate * eff.attention.require() * share))
+        plateau = attention_plateau(eff, job.software.tuned_attention)
+        return np.asarray(flops / (tensor_rate * plateau * share))
     flops = 2.0 * tokens * job.seq_len * widths
     gemm_s = flops / (tensor_rate * eff.gemm.require())
     scores = tokens * job.seq_len * job.model.heads / tp

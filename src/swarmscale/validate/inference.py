@@ -12,6 +12,7 @@ from swarmscale.hardware import Cluster
 from swarmscale.perf.inference import ReplicaModel, ServingPlan
 from swarmscale.perf.serving import chunk_prefill_s, offline_throughput, prompts_per_chunk
 from swarmscale.plan.serving import candidate_plans
+from swarmscale.validate.frameworks import tuned_attention
 from swarmscale.workload import InferenceJob
 
 
@@ -21,7 +22,9 @@ def inference_job(case: Case, model: Any) -> InferenceJob:
         raise ValueError(
             f"case {case.id}: inference precision must be bf16, fp8, fp4, int8 or int4"
         )
-    return InferenceJob(model, case.precision, kv_bytes=kv_bytes)
+    return InferenceJob(
+        model, case.precision, kv_bytes=kv_bytes, tuned_attention=tuned_attention(case)
+    )
 
 
 def _case_plans(case: Case, job: InferenceJob, cluster: Cluster) -> list[ServingPlan]:

@@ -18,6 +18,7 @@ from swarmscale.catalog.schemas import Case
 from swarmscale.hardware import Cluster, build_cluster
 from swarmscale.perf.training import attention_flops_per_token, model_flops_per_token
 from swarmscale.plan.search import RankedPlan, search
+from swarmscale.validate.frameworks import tuned_attention
 from swarmscale.validate.inference import inference_job, predict_inference
 from swarmscale.workload import SoftwareOptions, TrainingJob
 
@@ -98,7 +99,10 @@ def predict_training(
     assert case.seq_len is not None and case.global_batch is not None
     if case.precision not in ("bf16", "fp8"):
         raise ValueError(f"case {case.id}: training precision must be bf16 or fp8")
-    software = SoftwareOptions(**case.software.model_dump(exclude={"cuda_graphs"}))
+    software = SoftwareOptions(
+        **case.software.model_dump(exclude={"cuda_graphs", "tuned_attention"}),
+        tuned_attention=tuned_attention(case),
+    )
     job = TrainingJob(
         case_model(case, catalog),
         case.seq_len,
