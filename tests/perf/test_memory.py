@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from swarmscale.catalog import Catalog
+from swarmscale.hardware import build_cluster
 from swarmscale.perf.layers import layer_shapes
 from swarmscale.perf.memory import in_flight_micro_batches, layer_activations, training_memory
 from swarmscale.perf.plans import Plan, PlanGrid
+from swarmscale.perf.training import evaluate_training
 from swarmscale.workload import SoftwareOptions, TrainingJob
 
 H, HEADS, SEQ = 12288, 96, 2048  # GPT-3 175B, the shape of Korthikanti et al.'s Table 2
@@ -80,3 +82,23 @@ def test_bf16_gradient_reduction_halves_the_gradient_buffer() -> None:
     )  # fmt: skip
     total = state.weights + state.grads + state.optimizer
     assert float(total[0]) == pytest.approx((4.0 + 12.0 / dp) * params)
+
+
+def test_partial_recompute_rebuilds_the_fewest_layers_that_fit(catalog: Catalog) -> None:
+    """Meta's Llama 3.1 405B plan (arXiv:2407.21783 Table 4: TP 8, PP 16, DP 128 on 16,384
+    H100) does not fit here without recompute; block recompute of a few layers per stage
+    (Megatron-LM's --recompute-num-layers) fits, between no recompute and full in step time."""
+    job = TrainingJob(catalog.model("llama3-405b"), 8192, 2048)
+    cluster = build_cluster(catalog, "h100-sxm", 16384)
+    common = {"tp": 8, "pp": 16, "dp": 128, "vp": 8, "micro_batch": 1, "zero": 1}
+    plans = [
+        Plan(recompute=r, schedule="interleaved", **common) for r in ("none", "partial", "full")
+    ]
+    arrays = evaluate_training(job, cluster, PlanGrid.from_plans(plans))
+    capacity = cluster.chip.memory.require() * 0.95
+    none, partial, full = range(3)
+    assert arrays.memory_bytes[none] > capacity >= arrays.memory_bytes[partial]
+    assert arrays.memory_bytes[partial] >= arrays.memory_bytes[full]
+    layers_per_stage = 8  # 126 layers over 16 stages, the largest holding 8
+    assert 1 <= arrays.rebuilt_layers[partial] < layers_per_stage == arrays.rebuilt_layers[full]
+    assert arrays.step_s[none] < arrays.step_s[partial] < arrays.step_s[full]

@@ -61,6 +61,12 @@ def _print_best(result: SearchResult, job: TrainingJob, chips: int) -> None:
         f"best plan: [bold]{best.plan.describe()}[/bold]  MFU {100 * best.mfu:.1f}%  "
         f"HFU {100 * best.hfu:.1f}%"
     )
+    if best.plan.recompute == "partial":
+        console.print(
+            "partial recompute: the backward rebuilds "
+            f"{best.breakdown['rebuilt_layers']:.0f} layer(s) of the largest pipeline stage, "
+            "the fewest that fit"
+        )
     step = totals["step_s"] or 0.0
     table = Table(title="step time breakdown (per optimizer step)")
     table.add_column("part")

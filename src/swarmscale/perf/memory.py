@@ -15,7 +15,9 @@ matrix):
   caches the cast copies), 1 byte instead of 2.
 Recompute: `selective` recomputes the attention core (stores no score terms: 34 sbh / t in
 Korthikanti's Table 2, and nothing saved over a fused kernel); `full` stores each layer's input
-(sharded with sequence parallelism) and rebuilds one layer at a time in the backward.
+(sharded with sequence parallelism) and rebuilds one layer at a time in the backward; `partial`
+does that for the fewest of each stage's layers that make the plan fit (Megatron-LM's
+`--recompute-method block --recompute-num-layers N`, which NeMo's recipes set).
 Pipelining keeps activations of the micro-batches in flight on the first stage: pp for 1F1B,
 pp (1 + (pp - 1) / (pp vp)) interleaved (Korthikanti eq. 3 with Narayanan et al. 2021),
 pp + 1 for DualPipe's two directions.
@@ -139,6 +141,7 @@ def training_memory(
     last_stage: FloatArray,
     logits: FloatArray,
     grad_bytes: float = 4.0,
+    rebuilt_share: FloatArray | None = None,
 ) -> TrainingMemory:
     """Memory of the fullest device: the first stage's activations or the last stage's
     layers plus its logits, whichever is larger, over the state of the stage's parameters
@@ -148,7 +151,9 @@ def training_memory(
     `stored_per_layer` and `full_layer`: bytes one micro-batch leaves stored in a layer at the
     plan's recompute level, and without recompute (the working layer full recompute rebuilds);
     `logits`: the loss's logits and their gradient on the last stage; `grad_bytes`: 4 for fp32
-    gradient buffers, 2 for bf16."""
+    gradient buffers, 2 for bf16; `rebuilt_share`: the share of a stage's layers rebuilt in the
+    backward (default: all under full recompute, none otherwise), which holds one working layer
+    whenever it is above zero."""
     zero, pp = grid.zero, grid.pp
     copies = np.where(grid.schedule == SCHEDULE_CODES["dualpipe"], 2.0, 1.0)
 
@@ -166,7 +171,9 @@ def training_memory(
     grads = sharded(grad_bytes, 2) * copies
     optimizer = sharded(OPTIMIZER_BYTES, 1)
     in_flight = in_flight_micro_batches(grid, micro_batches)
-    working = np.where(grid.recompute == RECOMPUTE_CODES["full"], full_layer, 0.0)
+    if rebuilt_share is None:
+        rebuilt_share = np.where(grid.recompute == RECOMPUTE_CODES["full"], 1.0, 0.0)
+    working = np.where(rebuilt_share > 0, full_layer, 0.0)
     first = in_flight * per_stage * stored_per_layer + working
     last = stored_per_layer * last_stage + logits
     activations = np.maximum(first, last)

@@ -43,6 +43,8 @@ from swarmscale.perf.memory import (
     OPTIMIZER_BYTES,
     USABLE_MEMORY_FRACTION,
     WEIGHT_BYTES,
+    TrainingMemory,
+    in_flight_micro_batches,
     layer_activations,
     training_memory,
 )
@@ -86,6 +88,7 @@ class TrainingArrays:
     optimizer_bytes: FloatArray
     activation_bytes: FloatArray
     memory_bytes: FloatArray
+    rebuilt_layers: FloatArray  # layers of the largest stage rebuilt in the backward
     model_flops: float
     hardware_flops: FloatArray
     reason: np.ndarray
@@ -126,6 +129,13 @@ class _LayerTimes:
     expert_params: FloatArray
     act_stored_per_token: FloatArray
     act_full_per_token: FloatArray
+    # What rebuilding the layer in the backward adds (partial recompute scales these by the
+    # share of layers it rebuilds), and the bytes per token a rebuilt layer keeps.
+    rebuild_fwd: FloatArray
+    rebuild_compute: FloatArray
+    rebuild_tp: FloatArray
+    rebuild_ep: FloatArray
+    act_rebuilt_per_token: FloatArray
 
 
 def _layer_times(
@@ -249,6 +259,11 @@ def _layer_times(
         expert_params=np.asarray(expert_params),
         act_stored_per_token=activations.stored(recompute),
         act_full_per_token=activations.none,
+        rebuild_fwd=fwd,
+        rebuild_compute=compute_f,
+        rebuild_tp=tp_f,
+        rebuild_ep=ep_exposed_f,
+        act_rebuilt_per_token=activations.full,
     )
 
 
@@ -345,6 +360,23 @@ def _attention_forward_s(
         mem_efficiency=eff.memory.require(),
     )
     return np.asarray(gemm_s + traffic_s)
+
+
+def _partial_share(
+    grid: PlanGrid,
+    memory: TrainingMemory,
+    capacity: float,
+    micro_batches: FloatArray,
+    per_stage: FloatArray,
+    saved_per_layer: FloatArray,
+) -> FloatArray:
+    """Share of each stage's layers a `partial` plan rebuilds in the backward: the fewest (at
+    least one, at most all) whose stored activations, `saved_per_layer` bytes per micro-batch
+    each, bring the first stage's `memory` under `capacity`; zero for other plans."""
+    saving = in_flight_micro_batches(grid, micro_batches) * saved_per_layer
+    layers = np.ceil((memory.total - capacity) / np.maximum(saving, 1.0))
+    share = np.clip(layers, 1.0, per_stage) / per_stage
+    return np.asarray(np.where(grid.recompute == RECOMPUTE_CODES["partial"], share, 0.0))
 
 
 def _dp_exposed(
@@ -446,11 +478,45 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     def mix(field: str) -> FloatArray:
         return np.asarray(sum(share * getattr(times, field) for share, times in parts))
 
-    layer_fwd, layer_bwd = mix("fwd"), mix("bwd")
     # The largest stage sets the pace; the last one, which also runs the LM head and the loss,
     # holds at most an even share of the layers (see `largest_stage`).
     per_stage = stage_layers(shapes.layers, grid.pp).astype(float)
     last_stage = np.minimum(per_stage, np.floor(layers / pp))
+
+    # Parameters held by one device (the stage with the embedding or the head). Experts are
+    # replicated only over the dp x cp / ep ranks that hold the same experts (the expert data-
+    # parallel group), so their gradients and optimizer state shard over that group.
+    embed = shapes.vocab * shapes.d_model / tp
+    local_params = per_stage * mix("params") + embed
+    expert_local = per_stage * mix("expert_params")
+    dense_local = local_params - expert_local
+    dp_group = dp * cp
+    expert_dp = np.maximum(dp_group / ep, 1.0)
+    logits = 2.0 * tokens * shapes.vocab / tp * 4.0
+    capacity = chip.memory.require() * USABLE_MEMORY_FRACTION
+
+    def memory_with(stored: FloatArray, rebuilt: FloatArray) -> TrainingMemory:
+        return training_memory(
+            grid, dense_local, expert_local, dp_group, expert_dp, stored,
+            mix("act_full_per_token") * tokens, micro, per_stage, last_stage, logits,
+            job.software.grad_bytes, rebuilt,
+        )  # fmt: skip
+
+    full_share = np.where(grid.recompute == RECOMPUTE_CODES["full"], 1.0, 0.0)
+    stored = mix("act_stored_per_token") * tokens
+    partial = _partial_share(
+        grid, memory_with(stored, full_share), capacity, micro, per_stage,
+        (mix("act_full_per_token") - mix("act_rebuilt_per_token")) * tokens,
+    )  # fmt: skip
+    memory = memory_with(
+        stored - partial * (mix("act_full_per_token") - mix("act_rebuilt_per_token")) * tokens,
+        full_share + partial,
+    )
+    layer_fwd = mix("fwd")
+    layer_bwd = mix("bwd") + partial * mix("rebuild_fwd")
+    layer_compute = mix("compute") + partial * mix("rebuild_compute")
+    layer_tp = mix("tp") + partial * mix("rebuild_tp")
+    layer_ep = mix("ep") + partial * mix("rebuild_ep")
 
     head = (Gemm(shapes.d_model, shapes.vocab, "n"),)
     head_f = gemm_set_time(head, tokens, tp, _gemm_rates(job, cluster))
@@ -481,36 +547,12 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     pipeline_s = (micro + bubble_stages) * microbatch_s
     bubble_s = bubble_stages * microbatch_s
 
-    # Parameters held by one device (the stage with the embedding or the head). Experts are
-    # replicated only over the dp x cp / ep ranks that hold the same experts (the expert data-
-    # parallel group), so their gradients and optimizer state shard over that group.
-    embed = shapes.vocab * shapes.d_model / tp
-    local_params = per_stage * mix("params") + embed
-    expert_local = per_stage * mix("expert_params")
-    dense_local = local_params - expert_local
-    dp_group = dp * cp
-    expert_dp = np.maximum(dp_group / ep, 1.0)
     dp_exposed = _dp_exposed(
         job, cluster, grid, dense_local, dp_group, tp, per_stage * layer_fwd, per_stage * layer_bwd
     ) + _dp_exposed(
         job, cluster, grid, expert_local, expert_dp, tp * ep, per_stage * layer_fwd,
         per_stage * layer_bwd,
     )  # fmt: skip
-    logits = 2.0 * tokens * shapes.vocab / tp * 4.0
-    memory = training_memory(
-        grid,
-        dense_local,
-        expert_local,
-        dp_group,
-        expert_dp,
-        mix("act_stored_per_token") * tokens,
-        mix("act_full_per_token") * tokens,
-        micro,
-        per_stage,
-        last_stage,
-        logits,
-        job.software.grad_bytes,
-    )
     # The Adam update touches the parameters whose state this device holds (sharded by ZeRO).
     optimizer_s = stream_time(
         memory.optimizer / OPTIMIZER_BYTES * OPTIMIZER_TRAFFIC_BYTES,
@@ -520,7 +562,6 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     step_s = pipeline_s + dp_exposed + optimizer_s
 
     reason = rule_codes(job, cluster, grid)
-    capacity = chip.memory.require() * USABLE_MEMORY_FRACTION
     reason = np.where((reason == 0) & (memory.total > capacity), OOM_CODE, reason)
     reason = np.where((reason == 0) & ~np.isfinite(step_s), NO_NIC_CODE, reason)
 
@@ -528,7 +569,8 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     recompute_flops = np.where(
         grid.recompute == RECOMPUTE_CODES["full"],
         model_flops / 3.0,
-        np.where(
+        partial * model_flops / 3.0
+        + np.where(
             grid.recompute == RECOMPUTE_CODES["selective"],
             2.0 * job.seq_len * (shapes.qk_width + shapes.v_width) * layers * job.tokens_per_step,
             0.0,
@@ -547,10 +589,10 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     step_s = finite_or_inf(step_s)
     return TrainingArrays(
         step_s=step_s,
-        compute_s=finite_or_inf(micro * per_stage * mix("compute")),
-        tp_comm_s=finite_or_inf(micro * per_stage * mix("tp")),
+        compute_s=finite_or_inf(micro * per_stage * layer_compute),
+        tp_comm_s=finite_or_inf(micro * per_stage * layer_tp),
         cp_comm_s=finite_or_inf(micro * per_stage * mix("cp")),
-        ep_comm_s=finite_or_inf(micro * per_stage * mix("ep")),
+        ep_comm_s=finite_or_inf(micro * per_stage * layer_ep),
         pp_comm_s=finite_or_inf(micro * p2p_s),
         dp_comm_s=finite_or_inf(dp_exposed),
         bubble_s=finite_or_inf(bubble_s),
@@ -560,6 +602,7 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         optimizer_bytes=memory.optimizer,
         activation_bytes=memory.activations,
         memory_bytes=memory.total,
+        rebuilt_layers=np.asarray((full_share + partial) * per_stage),
         model_flops=model_flops,
         hardware_flops=model_flops + recompute_flops,
         reason=reason,

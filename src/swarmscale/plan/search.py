@@ -3,7 +3,7 @@
 The space: tensor parallel degrees that divide the heads, context parallel degrees that divide
 the sequence, pipeline depths that divide what is left of the chips, every micro-batch that
 divides each data-parallel rank's share of the batch, expert parallel degrees for MoE models,
-1F1B / interleaved / DualPipe schedules, three recompute levels and ZeRO stages 0-3. Fields the
+1F1B / interleaved / DualPipe schedules, four recompute levels and ZeRO stages 0-3. Fields the
 caller fixes are held at their value. Plans may use fewer chips than offered (halves, quarters,
 eighths) so that cost and energy objectives can prefer a smaller, better-scaling job.
 """
@@ -112,7 +112,7 @@ def enumerate_plans(
         counts = [int(fixed["chips"])]
     layouts = list(itertools.product(_tp_options(job, fixed), _cp_options(job, fixed)))
     pps = _pp_options(job, fixed)
-    recomputes = [RECOMPUTE_CODES[r] for r in ("none", "selective", "full")]
+    recomputes = [RECOMPUTE_CODES[r] for r in ("none", "selective", "full", "partial")]
     for count in counts:
         for tp, cp in layouts:
             if count % (tp * cp):
@@ -247,7 +247,7 @@ def _schedule_allowed(fixed: dict[str, Any], schedule: tuple[int, int]) -> bool:
 BREAKDOWN_FIELDS = (
     "compute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s", "pp_comm_s", "dp_comm_s", "bubble_s",
     "optimizer_s", "weights_bytes", "grads_bytes", "optimizer_bytes", "activation_bytes",
-    "memory_bytes",
+    "memory_bytes", "rebuilt_layers",
 )  # fmt: skip
 
 
