@@ -534,8 +534,17 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     )
     pp_links = group_links(cluster, pp, tp * cp * dp)
     p2p_bytes = tokens * shapes.d_model * ACT_BYTES / tp
-    chunks = np.where(grid.schedule == SCHEDULE_CODES["interleaved"], vp, 1.0)
-    p2p_s = np.where(pp > 1, 2.0 * chunks * p2p_time(p2p_bytes, pp_links), 0.0)
+    interleaved = grid.schedule == SCHEDULE_CODES["interleaved"]
+    chunks = np.where(interleaved, vp, 1.0)
+    transfer = p2p_time(p2p_bytes, pp_links)
+    # Megatron-LM overlaps the interleaved schedule's sends and receives with the neighbouring
+    # chunk's forward or backward (overlap_p2p_comm, on unless --no-overlap-p2p-communication;
+    # forced off without interleaving): only what outlasts the chunk shows.
+    chunk_layers = per_stage / chunks
+    hidden = np.maximum(0.0, transfer - chunk_layers * layer_fwd) + np.maximum(
+        0.0, transfer - chunk_layers * layer_bwd
+    )
+    p2p_s = np.where(pp > 1, chunks * np.where(interleaved, hidden, 2.0 * transfer), 0.0)
     microbatch_s = stage_s + p2p_s
 
     schedule = grid.schedule
