@@ -24,8 +24,8 @@ TRAINING = SHIPPED_CASES / "training.yaml"
 def test_out_of_group_error_stays_at_the_published_headline(catalog: Catalog) -> None:
     """README and docs/validation.md quote the leave-one-source-group-out error: each group's
     cases predicted with the fitted factor refitted on the other groups only. Training stays
-    within 15% median (10.6% when last regenerated) over at least 400 measurements; inference
-    within 17% (14.4%) over at least 200."""
+    within 15% median (10.1% when last regenerated) over at least 400 measurements; inference
+    within 17% (15.4%) over at least 200."""
     cases = [case for path in sorted(SHIPPED_CASES.glob("*.yaml")) for case in load_cases(path)]
     outcome = leave_one_group_out(cases, catalog)
     training = summarize([r for g in outcome for r in g.results if r.kind == "training"])
@@ -37,7 +37,7 @@ def test_out_of_group_error_stays_at_the_published_headline(catalog: Catalog) ->
 
 
 def test_shipped_inference_cases_meet_targets(catalog: Catalog) -> None:
-    """Issue 4's file of inference cases: median |error| <= 15% (10.8% when last run). Its max
+    """Issue 4's file of inference cases: median |error| <= 15% (12.0% when last run). Its max
     target of 30% no longer holds: since decode kernels inside CUDA graphs are charged their
     measured ~1 us gap rather than a host launch, Qwen3-235B's MoE decode on 8 H100 is about
     33% fast (expert GEMMs at few tokens each, routing and imbalance are not modelled;
