@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 
+from swarmscale.report.diagnoses import diagnosis
 from swarmscale.validate.fit import FitResult
 from swarmscale.validate.groups import GroupResult
 from swarmscale.validate.runner import CaseResult, summarize
@@ -52,7 +53,8 @@ def split_summary(results: list[CaseResult]) -> list[str]:
 
 def logo_section(outcome: list[GroupResult]) -> list[str]:
     """The headline: each source group predicted with the fitted factors refitted without it,
-    per group (with its signed bias and refitted values), and the largest errors."""
+    per group (with its signed bias and refitted values), and the largest errors with what
+    is known of their cause."""
     results = [r for g in outcome for r in g.results]
     lines = [
         "## Headline: leave one source group out",
@@ -89,13 +91,13 @@ def logo_section(outcome: list[GroupResult]) -> list[str]:
         "",
         f"The {len(worst)} largest out-of-group errors:",
         "",
-        "| case | group | metric | measured | predicted | error |",
-        "|---|---|---|---|---|---|",
+        "| case | group | metric | measured | predicted | error | diagnosis |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in worst:
         lines.append(
             f"| {r.id} | {group_of[r.id]} | {r.metric} | {r.measured:.4g} | {r.predicted:.4g} | "
-            f"{100 * r.error:+.1f}% |"
+            f"{100 * r.error:+.1f}% | {diagnosis(r.id, r.metric)} |"
         )
     unpredicted = [item for g in outcome for item in g.unpredicted]
     if unpredicted:
