@@ -129,9 +129,9 @@ class _LayerTimes:
     expert_params: FloatArray
     act_stored_per_token: FloatArray
     act_full_per_token: FloatArray
-    # What rebuilding the layer in the backward adds (partial recompute scales these by the
-    # share of layers it rebuilds), and the bytes per token a rebuilt layer keeps.
-    rebuild_fwd: FloatArray
+    # What rebuilding the layer in the backward adds besides rerunning `fwd` (full and partial
+    # recompute scale these by the share of layers they rebuild), and the bytes per token a
+    # rebuilt layer keeps.
     rebuild_compute: FloatArray
     rebuild_tp: FloatArray
     rebuild_ep: FloatArray
@@ -231,35 +231,21 @@ def _layer_times(
     ep_exposed_b = np.where(paired, np.maximum(0.0, 2.0 * ep_f - compute_b), 2.0 * ep_f)
 
     fwd = compute_f + tp_f + cp_f + ep_exposed_f
-    recompute = grid.recompute
-    extra = np.where(
-        recompute == RECOMPUTE_CODES["full"],
-        fwd,
-        np.where(recompute == RECOMPUTE_CODES["selective"], attn_f, 0.0),
-    )
-    bwd = compute_b + tp_b + cp_b + ep_exposed_b + extra
-    compute = (
-        compute_f
-        + compute_b
-        + np.where(
-            recompute == RECOMPUTE_CODES["full"], compute_f, np.where(recompute == 1, attn_f, 0.0)
-        )
-    )
-    tp_total = tp_f + tp_b + np.where(recompute == RECOMPUTE_CODES["full"], tp_f, 0.0)
-    ep_total = ep_exposed_f + ep_exposed_b + np.where(recompute == 2, ep_exposed_f, 0.0)
+    # Selective recompute reruns the attention core in the backward; rebuilding whole layers
+    # (full and partial recompute) is added per plan by `_evaluate_training`.
+    selective = np.where(grid.recompute == RECOMPUTE_CODES["selective"], attn_f, 0.0)
 
     return _LayerTimes(
         fwd=fwd,
-        bwd=bwd,
-        compute=compute,
-        tp=tp_total,
+        bwd=compute_b + tp_b + cp_b + ep_exposed_b + selective,
+        compute=compute_f + compute_b + selective,
+        tp=tp_f + tp_b,
         cp=cp_f + cp_b,
-        ep=ep_total,
+        ep=ep_exposed_f + ep_exposed_b,
         params=params,
         expert_params=np.asarray(expert_params),
-        act_stored_per_token=activations.stored(recompute),
+        act_stored_per_token=activations.stored(grid.recompute),
         act_full_per_token=activations.none,
-        rebuild_fwd=fwd,
         rebuild_compute=compute_f,
         rebuild_tp=tp_f,
         rebuild_ep=ep_exposed_f,
@@ -504,19 +490,17 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
 
     full_share = np.where(grid.recompute == RECOMPUTE_CODES["full"], 1.0, 0.0)
     stored = mix("act_stored_per_token") * tokens
+    saved_per_layer = (mix("act_full_per_token") - mix("act_rebuilt_per_token")) * tokens
     partial = _partial_share(
-        grid, memory_with(stored, full_share), capacity, micro, per_stage,
-        (mix("act_full_per_token") - mix("act_rebuilt_per_token")) * tokens,
-    )  # fmt: skip
-    memory = memory_with(
-        stored - partial * (mix("act_full_per_token") - mix("act_rebuilt_per_token")) * tokens,
-        full_share + partial,
+        grid, memory_with(stored, full_share), capacity, micro, per_stage, saved_per_layer
     )
+    rebuilt = full_share + partial  # share of each stage's layers rebuilt in the backward
+    memory = memory_with(stored - partial * saved_per_layer, rebuilt)
     layer_fwd = mix("fwd")
-    layer_bwd = mix("bwd") + partial * mix("rebuild_fwd")
-    layer_compute = mix("compute") + partial * mix("rebuild_compute")
-    layer_tp = mix("tp") + partial * mix("rebuild_tp")
-    layer_ep = mix("ep") + partial * mix("rebuild_ep")
+    layer_bwd = mix("bwd") + rebuilt * layer_fwd
+    layer_compute = mix("compute") + rebuilt * mix("rebuild_compute")
+    layer_tp = mix("tp") + rebuilt * mix("rebuild_tp")
+    layer_ep = mix("ep") + rebuilt * mix("rebuild_ep")
 
     head = (Gemm(shapes.d_model, shapes.vocab, "n"),)
     head_f = gemm_set_time(head, tokens, tp, _gemm_rates(job, cluster))
@@ -575,15 +559,11 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     reason = np.where((reason == 0) & ~np.isfinite(step_s), NO_NIC_CODE, reason)
 
     model_flops = model_flops_per_token(job, shapes) * job.tokens_per_step
-    recompute_flops = np.where(
-        grid.recompute == RECOMPUTE_CODES["full"],
-        model_flops / 3.0,
-        partial * model_flops / 3.0
-        + np.where(
-            grid.recompute == RECOMPUTE_CODES["selective"],
-            2.0 * job.seq_len * (shapes.qk_width + shapes.v_width) * layers * job.tokens_per_step,
-            0.0,
-        ),
+    # A rebuilt layer reruns its forward (a third of its FLOPs); selective recompute reruns
+    # the attention core's forward.
+    attention_forward = attention_flops_per_token(job, shapes) / 3.0 * job.tokens_per_step
+    recompute_flops = rebuilt * model_flops / 3.0 + np.where(
+        grid.recompute == RECOMPUTE_CODES["selective"], attention_forward, 0.0
     )
 
     # Times are for the job's global batch (see `batch_scale`). A group over an unknown NIC has
@@ -611,7 +591,7 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         optimizer_bytes=memory.optimizer,
         activation_bytes=memory.activations,
         memory_bytes=memory.total,
-        rebuilt_layers=np.asarray((full_share + partial) * per_stage),
+        rebuilt_layers=np.asarray(rebuilt * per_stage),
         model_flops=model_flops,
         hardware_flops=model_flops + recompute_flops,
         reason=reason,
