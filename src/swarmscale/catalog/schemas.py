@@ -815,7 +815,7 @@ def _check_serving_plan(plan: dict[str, int | str] | dict[str, int]) -> None:
 
 
 PLAN_FIELDS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "recompute", "schedule", "micro_batch")
-RECOMPUTE_NAMES = ("none", "selective", "full", "partial")
+RECOMPUTE_NAMES = ("none", "selective", "full", "partial", "op")
 SCHEDULE_NAMES = ("1f1b", "interleaved", "dualpipe")
 
 

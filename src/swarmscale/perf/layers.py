@@ -83,6 +83,38 @@ def _attention(model: Model) -> tuple[tuple[Gemm, ...], int, int, int]:
     return gemms, heads * hd, heads * hd, 2 * model.kv_heads * hd
 
 
+def _unfused_mlp(d_model: int, hidden: int, activation: str) -> tuple[Gemm, ...]:
+    """The FFN as a framework writes it: SwiGLU's gate (w1), up (w3) and down (w2)."""
+    ups = (Gemm(d_model, hidden, "n"),) * (2 if activation == "swiglu" else 1)
+    return (*ups, Gemm(hidden, d_model, "k"))
+
+
+def block_linears(model: Model, moe_layer: bool) -> tuple[tuple[Gemm, float], ...]:
+    """A block's matmuls one by one, in forward order, each with the inputs a token brings to
+    it (the top-k for routed experts): Q, K, V and output projections (MLA's own chain), then
+    the router, routed and shared experts of an MoE block or the dense FFN. Per-operator
+    checkpointing (`perf/checkpoint.py`) counts them in this order."""
+    attention, _, _, kv_width = _attention(model)
+    if model.mla is None:
+        qkv, out = attention
+        kv = kv_width // 2
+        attention = (Gemm(qkv.k, qkv.n - 2 * kv, "n"), Gemm(qkv.k, kv, "n"),
+                     Gemm(qkv.k, kv, "n"), out)  # fmt: skip
+    linears = [(gemm, 1.0) for gemm in attention]
+    d, moe = model.d_model, model.moe
+    if not moe_layer or moe is None:
+        hidden = (moe.dense_ffn_hidden or model.ffn_hidden) if moe else model.ffn_hidden
+        return (*linears, *((g, 1.0) for g in _unfused_mlp(d, hidden, model.activation)))
+    expert = _unfused_mlp(d, moe.expert_ffn_hidden, model.activation)
+    shared = _unfused_mlp(d, moe.expert_ffn_hidden * moe.shared_experts, model.activation)
+    return (
+        *linears,
+        (Gemm(d, moe.experts, "none"), 1.0),
+        *((g, float(moe.active_experts)) for g in expert),
+        *((g, 1.0) for g in (shared if moe.shared_experts else ())),
+    )
+
+
 def layer_shapes(model: Model) -> LayerShapes:
     """Describe `model` layer by layer for the performance model."""
     attention, qk_width, v_width, kv_width = _attention(model)

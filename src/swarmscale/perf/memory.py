@@ -17,7 +17,8 @@ Recompute: `selective` recomputes the attention core (stores no score terms: 34 
 Korthikanti's Table 2, and nothing saved over a fused kernel); `full` stores each layer's input
 (sharded with sequence parallelism) and rebuilds one layer at a time in the backward; `partial`
 does that for the fewest of each stage's layers that make the plan fit (Megatron-LM's
-`--recompute-method block --recompute-num-layers N`, which NeMo's recipes set).
+`--recompute-method block --recompute-num-layers N`, which NeMo's recipes set); `op` keeps
+what torchtitan's per-operator policy keeps (`perf/checkpoint.py`).
 Pipelining keeps activations of the micro-batches in flight on the first stage: pp for 1F1B,
 pp (1 + (pp - 1) / (pp vp)) interleaved (Korthikanti eq. 3 with Narayanan et al. 2021),
 pp + 1 for DualPipe's two directions.
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from swarmscale.perf.checkpoint import saved_elements_per_token
 from swarmscale.perf.compute import FloatArray
 from swarmscale.perf.layers import LayerShapes
 from swarmscale.perf.plans import RECOMPUTE_CODES, SCHEDULE_CODES, PlanGrid
@@ -55,15 +57,13 @@ class LayerActivations:
     none: FloatArray
     selective: FloatArray
     full: FloatArray
+    op: FloatArray
 
     def stored(self, recompute: np.ndarray) -> FloatArray:
-        return np.asarray(
-            np.where(
-                recompute == RECOMPUTE_CODES["full"],
-                self.full,
-                np.where(recompute == RECOMPUTE_CODES["selective"], self.selective, self.none),
-            )
-        )
+        stored = self.none
+        for name in ("selective", "full", "op"):
+            stored = np.where(recompute == RECOMPUTE_CODES[name], getattr(self, name), stored)
+        return np.asarray(stored)
 
 
 def layer_activations(
@@ -102,7 +102,10 @@ def layer_activations(
     none = norms + gemm_inputs + qkv + scores + masks + activation + output
     selective = none - scores
     full = d / sp * ACT_BYTES + np.zeros_like(tp)
-    return LayerActivations(np.asarray(none), np.asarray(selective), np.asarray(full))
+    op = saved_elements_per_token(job.model, moe, shapes.v_width, tp, sp) * ACT_BYTES
+    return LayerActivations(
+        np.asarray(none), np.asarray(selective), np.asarray(full), np.minimum(op, none)
+    )
 
 
 def in_flight_micro_batches(grid: PlanGrid, micro_batches: FloatArray) -> FloatArray:
@@ -173,7 +176,12 @@ def training_memory(
     in_flight = in_flight_micro_batches(grid, micro_batches)
     if rebuilt_share is None:
         rebuilt_share = np.where(grid.recompute == RECOMPUTE_CODES["full"], 1.0, 0.0)
-    working = np.where(rebuilt_share > 0, full_layer, 0.0)
+    # The layer being rebuilt (or, under per-operator checkpointing, the part of it recomputed)
+    # lives beside the stored activations during its backward.
+    op = grid.recompute == RECOMPUTE_CODES["op"]
+    working = np.where(
+        rebuilt_share > 0, full_layer, np.where(op, full_layer - stored_per_layer, 0.0)
+    )
     first = in_flight * per_stage * stored_per_layer + working
     last = stored_per_layer * last_stage + logits
     activations = np.maximum(first, last)

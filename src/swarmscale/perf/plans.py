@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from swarmscale.catalog.schemas import RECOMPUTE_NAMES, SCHEDULE_NAMES, plan_field_problem
 
-Recompute = Literal["none", "selective", "full", "partial"]
+Recompute = Literal["none", "selective", "full", "partial", "op"]
 Schedule = Literal["1f1b", "interleaved", "dualpipe"]
 RECOMPUTE_CODES: dict[str, int] = {name: code for code, name in enumerate(RECOMPUTE_NAMES)}
 SCHEDULE_CODES: dict[str, int] = {name: code for code, name in enumerate(SCHEDULE_NAMES)}

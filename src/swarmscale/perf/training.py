@@ -18,6 +18,7 @@ import numpy as np
 
 from swarmscale.catalog import UnknownValueError
 from swarmscale.hardware import Cluster
+from swarmscale.perf.checkpoint import rerun_params_per_token, rerun_share
 from swarmscale.perf.comm import (
     all_gather_time,
     all_reduce_time,
@@ -231,9 +232,12 @@ def _layer_times(
     ep_exposed_b = np.where(paired, np.maximum(0.0, 2.0 * ep_f - compute_b), 2.0 * ep_f)
 
     fwd = compute_f + tp_f + cp_f + ep_exposed_f
-    # Selective recompute reruns the attention core in the backward; rebuilding whole layers
-    # (full and partial recompute) is added per plan by `_evaluate_training`.
+    # Selective recompute reruns the attention core in the backward; per-operator
+    # checkpointing reruns every second matmul and all elementwise work; rebuilding whole
+    # layers (full and partial recompute) is added per plan by `_evaluate_training`.
+    op_rerun = rerun_share(job.model, moe) * (gemm + quant_f) + elem_f + overhead_f
     selective = np.where(grid.recompute == RECOMPUTE_CODES["selective"], attn_f, 0.0)
+    selective = np.where(grid.recompute == RECOMPUTE_CODES["op"], op_rerun, selective)
 
     return _LayerTimes(
         fwd=fwd,
@@ -560,10 +564,13 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
 
     model_flops = model_flops_per_token(job, shapes) * job.tokens_per_step
     # A rebuilt layer reruns its forward (a third of its FLOPs); selective recompute reruns
-    # the attention core's forward.
+    # the attention core's forward, per-operator checkpointing every second matmul.
     attention_forward = attention_flops_per_token(job, shapes) / 3.0 * job.tokens_per_step
-    recompute_flops = rebuilt * model_flops / 3.0 + np.where(
-        grid.recompute == RECOMPUTE_CODES["selective"], attention_forward, 0.0
+    op_forward = 2.0 * rerun_params_per_token(job.model) * job.tokens_per_step
+    recompute_flops = (
+        rebuilt * model_flops / 3.0
+        + np.where(grid.recompute == RECOMPUTE_CODES["selective"], attention_forward, 0.0)
+        + np.where(grid.recompute == RECOMPUTE_CODES["op"], op_forward, 0.0)
     )
 
     # Times are for the job's global batch (see `batch_scale`). A group over an unknown NIC has
