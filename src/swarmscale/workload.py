@@ -87,7 +87,11 @@ class InferenceJob:
     element of activations sent between chips. `prefix_hit`: share of each prompt found in a
     prefix cache and not recomputed. `tuned_attention`: the engine runs the chip vendor's tuned
     attention kernels (TensorRT-LLM; FlashAttention-3 in vLLM and SGLang on Hopper), not a
-    FlashAttention-2-class kernel (see `SoftwareOptions`).
+    FlashAttention-2-class kernel (see `SoftwareOptions`). `per_head_decode_attention`: the
+    decode attention kernel runs one thread block per query head (FasterTransformer's and
+    TensorRT-LLM's masked MHA up to v0.6, docs/source/gpt_attention.md at 138f96d), so a
+    grouped-query model's K and V are read from memory once per query head of the group;
+    grouped kernels (XQA, FlashInfer, FlashAttention's decode) read them once.
     """
 
     model: Model
@@ -96,6 +100,7 @@ class InferenceJob:
     act_bytes: float = 2.0
     prefix_hit: float = 0.0
     tuned_attention: bool = False
+    per_head_decode_attention: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.prefix_hit < 1.0:

@@ -133,3 +133,21 @@ def test_decode_arrays_match_scalars() -> None:
     vector = replica.decode_step_s(batches, batches * 1000)
     scalars = [float(replica.decode_step_s(b, b * 1000)) for b in batches]
     assert np.allclose(vector, scalars)
+
+
+def test_per_head_decode_kernels_read_a_kv_group_once_per_query_head(catalog: Catalog) -> None:
+    """TensorRT-LLM's masked MHA (one thread block per query head, gpt_attention.md at
+    138f96d) reads Llama 2 70B's K and V once per query head: 64 heads over 8 KV heads, so 8
+    reads on any TP up to 8; a grouped kernel reads them once, and an MHA model has nothing to
+    share."""
+    cluster = build_cluster(catalog, "h100-sxm", 2)
+    grouped = InferenceJob(catalog.model("llama2-70b"), "fp8", kv_bytes=1.0)
+    per_head = dataclasses.replace(grouped, per_head_decode_attention=True)
+    plan = ServingPlan(tp=2)
+    assert ReplicaModel(grouped, cluster, plan).kv_reads == 1.0
+    assert ReplicaModel(per_head, cluster, plan).kv_reads == 8.0
+    slow = ReplicaModel(per_head, cluster, plan).decode_step_s(64, 64 * 3072)
+    fast = ReplicaModel(grouped, cluster, plan).decode_step_s(64, 64 * 3072)
+    assert slow > fast
+    mha = InferenceJob(catalog.model("llama2-7b"), per_head_decode_attention=True)
+    assert ReplicaModel(mha, build_cluster(catalog, "h100-sxm", 1), ServingPlan()).kv_reads == 1.0

@@ -662,7 +662,9 @@ class CaseSoftware(Frozen):
     `cuda_graphs`: decode steps replayed as CUDA graphs (serving engines' default); serving
     cases without them (or eager) are listed as not predicted.
     `tuned_attention`: the chip vendor's tuned fused attention ran (unset: implied by the
-    framework, see `validate.frameworks`).
+    framework, see `validate.frameworks`). `per_head_decode_attention`: the decode attention
+    kernel ran one thread block per query head, so a grouped-query model's K and V were read
+    once per query head (TensorRT-LLM's masked MHA before its XQA kernels).
     """
 
     fused_attention: bool = True
@@ -674,6 +676,7 @@ class CaseSoftware(Frozen):
     grad_reduce_fp32: bool = True
     cuda_graphs: bool = True
     tuned_attention: bool | None = None
+    per_head_decode_attention: bool = False
 
 
 class ServingSlo(Frozen):

@@ -101,6 +101,7 @@ class ReplicaModel:
         self.mem_eff = eff.memory.require()
         self.step_overhead = eff.serving_step_overhead.require()
         self.kv_split = self._kv_split()
+        self.kv_reads = self._kv_reads()
         self.tp_links = group_links(cluster, plan.tp, 1)
         self.ep_links = group_links(cluster, plan.ep, 1)
         self.stage_layers = int(np.ceil(model.layers / plan.pp))
@@ -113,6 +114,15 @@ class ReplicaModel:
         if self.job.model.mla is not None:
             return 1.0
         return float(min(self.plan.tp, self.job.model.kv_heads))
+
+    def _kv_reads(self) -> float:
+        """Times a decode step reads each cached K and V element: once with a grouped kernel,
+        once per query head sharing it with a per-head kernel (MLA's latent is shared by
+        every head)."""
+        model = self.job.model
+        if not self.job.per_head_decode_attention or model.mla is not None:
+            return 1.0
+        return max(model.heads / self.plan.tp / (model.kv_heads / self.kv_split), 1.0)
 
     @property
     def local_experts(self) -> float:
@@ -223,7 +233,7 @@ class ReplicaModel:
         ctx = np.asarray(context_tokens, dtype=float) / groups / plan.pp
         widths = (self.shapes.qk_width + self.shapes.v_width) / plan.tp
         kv_read = stream_time(
-            ctx * self.shapes.kv_width * self.job.kv_bytes / self.kv_split,
+            ctx * self.shapes.kv_width * self.job.kv_bytes / self.kv_split * self.kv_reads,
             mem_bw=self.mem_bw,
             mem_efficiency=self.mem_eff,
         )

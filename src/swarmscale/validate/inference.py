@@ -23,7 +23,11 @@ def inference_job(case: Case, model: Any) -> InferenceJob:
             f"case {case.id}: inference precision must be bf16, fp8, fp4, int8 or int4"
         )
     return InferenceJob(
-        model, case.precision, kv_bytes=kv_bytes, tuned_attention=tuned_attention(case)
+        model,
+        case.precision,
+        kv_bytes=kv_bytes,
+        tuned_attention=tuned_attention(case),
+        per_head_decode_attention=case.software.per_head_decode_attention,
     )
 
 
