@@ -100,7 +100,9 @@ def predict_training(
     if case.precision not in ("bf16", "fp8"):
         raise ValueError(f"case {case.id}: training precision must be bf16 or fp8")
     software = SoftwareOptions(
-        **case.software.model_dump(exclude={"cuda_graphs", "tuned_attention"}),
+        **case.software.model_dump(
+            exclude={"cuda_graphs", "tuned_attention", "per_head_decode_attention"}
+        ),
         tuned_attention=tuned_attention(case),
     )
     job = TrainingJob(
