@@ -151,3 +151,20 @@ def test_per_head_decode_kernels_read_a_kv_group_once_per_query_head(catalog: Ca
     assert slow > fast
     mha = InferenceJob(catalog.model("llama2-7b"), per_head_decode_attention=True)
     assert ReplicaModel(mha, build_cluster(catalog, "h100-sxm", 1), ServingPlan()).kv_reads == 1.0
+
+
+def test_sliding_window_bounds_the_kv_cache_and_its_reads(catalog: Catalog) -> None:
+    """A windowed model keeps and reads only the last `sliding_window` tokens of each
+    sequence: past the window more sequences fit and decode stops slowing with context;
+    prefill of a prompt longer than the window does less attention."""
+    model = catalog.model("llama3-8b")
+    windowed = model.model_copy(update={"sliding_window": 4096})
+    cluster = build_cluster(catalog, "h100-sxm", 1)
+    full = ReplicaModel(InferenceJob(model), cluster, ServingPlan())
+    window = ReplicaModel(InferenceJob(windowed), cluster, ServingPlan())
+    assert window.max_batch(32768) >= 7 * full.max_batch(32768)
+    assert window.max_batch(2048) == full.max_batch(2048)
+    assert window.decode_step_s(8, 8 * 32768) == pytest.approx(window.decode_step_s(8, 8 * 4096))
+    assert full.decode_step_s(8, 8 * 32768) > window.decode_step_s(8, 8 * 32768)
+    assert window.prefill_s(32768, 32768.0**2) < full.prefill_s(32768, 32768.0**2)
+    assert window.prefill_s(2048, 2048.0**2) == pytest.approx(full.prefill_s(2048, 2048.0**2))

@@ -10,7 +10,7 @@ from swarmscale.catalog import Catalog
 from swarmscale.catalog.loader import DATA_ROOT
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
-from swarmscale.perf.compute import attention_share, gemm_rates, gemm_time
+from swarmscale.perf.compute import attended_keys, attention_share, gemm_rates, gemm_time
 
 MICROBENCH = DATA_ROOT / "measurements" / "h100-microbench.jsonl"
 
@@ -98,3 +98,12 @@ def test_narrow_heads_reach_less_of_the_attention_plateau() -> None:
     """Head dim 64 vs 128 at 16k causal: A100 171 vs 189, H100 284 vs 328 TFLOP/s (same figures)."""
     ratio = float(attention_share(8192, 64) / attention_share(8192, 128))
     assert ratio == pytest.approx((171 / 189 + 284 / 328) / 2, rel=0.03)
+
+
+def test_sliding_window_caps_the_keys_a_query_attends() -> None:
+    """Mistral 7B's 4,096-token window over a 32K sequence: the first 4,096 queries see their
+    prefix (2,048 keys on average), the other 28,672 see 4,096 each: 3,840 on average against
+    16,384 for the whole causal prefix; a window longer than the sequence changes nothing."""
+    assert float(attended_keys(32768, 4096)) == pytest.approx(3840.0)
+    assert float(attended_keys(32768, None)) == 16384
+    assert float(attended_keys(2048, 4096)) == 1024

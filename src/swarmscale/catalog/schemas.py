@@ -322,6 +322,11 @@ class Model(Frozen):
     linear_bias: bool = False
     tied_embeddings: bool = False
     max_seq_len: int = Field(gt=0)
+    sliding_window: Width | None = Field(
+        default=None,
+        description="tokens each query attends in every layer, itself included (Mistral 7B: "
+        "4096); unset: the whole causal prefix",
+    )
     moe: MoE | None = None
     mla: MLA | None = None
     mtp_layers: int = Field(default=0, ge=0, description="multi-token-prediction modules")
@@ -647,6 +652,9 @@ class InlineArchitecture(Frozen):
     norm: Literal["layernorm", "rmsnorm"] = "layernorm"
     position: Literal["rope", "learned", "alibi"] = "learned"
     linear_bias: bool = False
+    sliding_window: Width | None = Field(
+        default=None, description="tokens each query attends, as in a catalog model"
+    )
     moe: MoE | None = Field(default=None, description="experts, as in a catalog MoE model")
     mla: MLA | None = None
 

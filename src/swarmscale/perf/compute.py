@@ -139,6 +139,17 @@ def attention_share(keys_per_query: ArrayLike, head_dim: float) -> FloatArray:
     return np.asarray(keys / (keys + ATTENTION_HALF_KEYS) * width)
 
 
+def attended_keys(seq_len: ArrayLike, window: int | None) -> FloatArray:
+    """Keys a query attends on average in a causal sequence of `seq_len` tokens: half of it,
+    or with a sliding window of W tokens, where a query at position p sees min(p, W) keys,
+    W - W^2 / (2 s) once s > W (the continuous count, as s / 2 is without a window)."""
+    seq = np.asarray(seq_len, dtype=float)
+    if window is None:
+        return np.asarray(seq / 2.0)
+    w = float(window)
+    return np.asarray(np.where(seq > w, w - w * w / (2.0 * np.maximum(seq, 1.0)), seq / 2.0))
+
+
 def stream_time(bytes_moved: ArrayLike, *, mem_bw: float, mem_efficiency: float) -> FloatArray:
     """Seconds for memory-bound elementwise work (norms, activations, residual adds, optimizer)."""
     return np.asarray(bytes_moved / (mem_bw * mem_efficiency))

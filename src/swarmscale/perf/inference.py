@@ -18,6 +18,7 @@ from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
 from swarmscale.perf.compute import (
     ArrayLike,
     FloatArray,
+    attended_keys,
     attention_plateau,
     attention_share,
     blend,
@@ -159,9 +160,16 @@ class ReplicaModel:
         free = self.cluster.chip.memory.require() - self.weights_bytes_per_chip - RESERVED_BYTES
         return max(free * KV_CACHE_FRACTION, 0.0) / self.kv_bytes_per_token
 
+    def cached_tokens(self, context_tokens: ArrayLike) -> FloatArray:
+        """Tokens of a sequence's context its KV cache holds: all of them, or the last
+        `sliding_window` (TensorRT-LLM's cyclic KV cache, vLLM's sliding-window blocks)."""
+        context = np.asarray(context_tokens, dtype=float)
+        window = self.job.model.sliding_window
+        return context if window is None else np.minimum(context, float(window))
+
     def max_batch(self, context_tokens: float) -> int:
         """Most sequences of `context_tokens` each the replica can hold at once."""
-        per_group = self.kv_capacity_tokens / max(context_tokens, 1.0)
+        per_group = self.kv_capacity_tokens / max(float(self.cached_tokens(context_tokens)), 1.0)
         return int(per_group) * self.plan.attention_groups
 
     # ----- time ---------------------------------------------------------------------------
@@ -230,7 +238,8 @@ class ReplicaModel:
         plan = self.plan
         groups = plan.attention_groups
         b = np.maximum(np.asarray(batch, dtype=float), 1.0) / groups / plan.pp
-        ctx = np.asarray(context_tokens, dtype=float) / groups / plan.pp
+        # A sliding window caps the context each sequence reads at the window.
+        ctx = b * self.cached_tokens(np.asarray(context_tokens, dtype=float) / groups / plan.pp / b)
         widths = (self.shapes.qk_width + self.shapes.v_width) / plan.tp
         kv_read = stream_time(
             ctx * self.shapes.kv_width * self.job.kv_bytes / self.kv_split * self.kv_reads,
@@ -253,11 +262,12 @@ class ReplicaModel:
         widths = (self.shapes.qk_width + self.shapes.v_width) / plan.tp
         # Causal attention of a prompt of length s costs about s^2 x widths FLOPs (2 x s^2/2);
         # its queries attend s/2 keys on average, sum(s^2) / sum(s) / 2 over the prompts.
-        keys = np.maximum(
-            np.asarray(sum_sq_tokens, dtype=float) / np.maximum(tokens, 1.0) / 2.0, 1.0
-        )
-        share = attention_share(keys, self.shapes.qk_width / self.job.model.heads)
-        attention = squares * widths / (self.attn_peak * share)
+        prompt = np.asarray(sum_sq_tokens, dtype=float) / np.maximum(tokens, 1.0)
+        keys = np.maximum(prompt / 2.0, 1.0)
+        # A sliding window leaves each query min(position, window) keys: the square's share.
+        windowed = np.maximum(attended_keys(prompt, self.job.model.sliding_window), 1.0)
+        share = attention_share(windowed, self.shapes.qk_width / self.job.model.heads)
+        attention = squares * (windowed / keys) * widths / (self.attn_peak * share)
         heads = np.maximum(np.asarray(prompts, dtype=float) / groups, 1.0)
         # A prompt batch crosses the stages one after the other (no pipelining within it).
         return np.asarray(plan.pp * self._stage_time(new, attention, heads) + self.step_overhead)

@@ -30,6 +30,7 @@ from swarmscale.perf.compute import (
     ATTENTION_BACKWARD_RATIO,
     FloatArray,
     GemmRates,
+    attended_keys,
     attention_plateau,
     attention_share,
     compute_precision,
@@ -328,7 +329,8 @@ def _attention_forward_s(
 ) -> FloatArray:
     """Forward seconds of the attention core (scores, softmax, weighted sum) for one layer.
 
-    Fused kernels skip the masked half of a causal square; unfused ones run two batched GEMMs
+    Fused kernels skip the masked half of a causal square (and whatever a sliding window
+    masks: `attended_keys`); unfused ones run two batched GEMMs
     over the full square and stream the score matrix through memory about four times (write
     scores, read and write softmax, read for the weighted sum).
     """
@@ -336,7 +338,7 @@ def _attention_forward_s(
     widths = (shapes.qk_width + shapes.v_width) / tp
     tensor_rate = chip.peak_flops("bf16") * eff.training_sustained.require()
     if job.software.fused_attention:
-        keys = job.seq_len / 2.0
+        keys = float(attended_keys(job.seq_len, job.model.sliding_window))
         flops = 2.0 * tokens * keys * widths
         share = attention_share(keys, shapes.qk_width / job.model.heads)
         plateau = attention_plateau(eff, job.software.tuned_attention)
