@@ -34,6 +34,10 @@ class SoftwareOptions:
     `tuned_attention`: the chip vendor's tuned fused attention (Transformer Engine's cuDNN
     kernels on Hopper) instead of a FlashAttention-2-class kernel (PyTorch SDPA): attention
     runs `attention_tuned_gain` times faster.
+    `activation_offload_layers`: the stored activations of this many layers of each stage go
+    to host memory in the forward and come back for the backward, over the chip's
+    `host_bandwidth` behind the neighbouring layers' compute (Megatron-core's
+    `cpu_offloading_num_layers`, which NeMo's Grace-Blackwell FSDP recipes set).
     """
 
     fused_attention: bool = True
@@ -44,6 +48,11 @@ class SoftwareOptions:
     ep_comm_overlap: bool = False
     grad_reduce_fp32: bool = True
     tuned_attention: bool = False
+    activation_offload_layers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.activation_offload_layers < 0:
+            raise ValueError("activation_offload_layers must be zero or more")
 
     @property
     def grad_bytes(self) -> float:

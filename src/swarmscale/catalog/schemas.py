@@ -198,6 +198,11 @@ class Chip(Frozen):
     )
     scale_up_domain: Count
     scale_out_bandwidth: Bandwidth = Field(description="per-chip scale-out NIC line rate")
+    host_bandwidth: Bandwidth | None = Field(
+        default=None,
+        description="per-chip link to host memory, one direction (PCIe, or NVLink-C2C to Grace); "
+        "what activation offloading moves over",
+    )
     tdp: Power
     price: Money
     rent: MoneyRate | None = None
@@ -673,6 +678,8 @@ class CaseSoftware(Frozen):
     framework, see `validate.frameworks`). `per_head_decode_attention`: the decode attention
     kernel ran one thread block per query head, so a grouped-query model's K and V were read
     once per query head (TensorRT-LLM's masked MHA before its XQA kernels).
+    `activation_offload_layers`: layers per stage whose activations went to host memory
+    (Megatron-core's `cpu_offloading_num_layers`).
     """
 
     fused_attention: bool = True
@@ -685,6 +692,7 @@ class CaseSoftware(Frozen):
     cuda_graphs: bool = True
     tuned_attention: bool | None = None
     per_head_decode_attention: bool = False
+    activation_offload_layers: int = Field(default=0, ge=0, le=10_000)
 
 
 class ServingSlo(Frozen):

@@ -145,6 +145,7 @@ def training_memory(
     logits: FloatArray,
     grad_bytes: float = 4.0,
     rebuilt_share: FloatArray | None = None,
+    offloaded: FloatArray | float = 0.0,
 ) -> TrainingMemory:
     """Memory of the fullest device: the first stage's activations or the last stage's
     layers plus its logits, whichever is larger, over the state of the stage's parameters
@@ -156,7 +157,8 @@ def training_memory(
     `logits`: the loss's logits and their gradient on the last stage; `grad_bytes`: 4 for fp32
     gradient buffers, 2 for bf16; `rebuilt_share`: the share of a stage's layers rebuilt in the
     backward (default: all under full recompute, none otherwise), which holds one working layer
-    whenever it is above zero."""
+    whenever it is above zero; `offloaded`: layers per stage whose stored activations wait in
+    host memory instead."""
     zero, pp = grid.zero, grid.pp
     copies = np.where(grid.schedule == SCHEDULE_CODES["dualpipe"], 2.0, 1.0)
 
@@ -182,8 +184,8 @@ def training_memory(
     working = np.where(
         rebuilt_share > 0, full_layer, np.where(op, full_layer - stored_per_layer, 0.0)
     )
-    first = in_flight * per_stage * stored_per_layer + working
-    last = stored_per_layer * last_stage + logits
+    first = in_flight * (per_stage - offloaded) * stored_per_layer + working
+    last = stored_per_layer * np.maximum(last_stage - offloaded, 0.0) + logits
     activations = np.maximum(first, last)
     total = weights + grads + optimizer + activations + RESERVED_BYTES
     return TrainingMemory(weights, grads, optimizer, np.asarray(activations), np.asarray(total))

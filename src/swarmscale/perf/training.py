@@ -354,6 +354,31 @@ def _attention_forward_s(
     return np.asarray(gemm_s + traffic_s)
 
 
+def _offload_exposed_s(
+    job: TrainingJob,
+    cluster: Cluster,
+    offloaded: FloatArray,
+    stored: FloatArray,
+    layer_fwd: FloatArray,
+    layer_bwd: FloatArray,
+) -> FloatArray:
+    """Seconds per micro-batch that activation offloading adds: each offloaded layer's stored
+    bytes go out over the host link behind the next layer's forward and come back behind the
+    previous layer's backward; only what outlasts that compute shows."""
+    if not job.software.activation_offload_layers:
+        return np.zeros_like(stored)
+    link = cluster.chip.host_bandwidth
+    if link is None or link.value is None:
+        raise ValueError(
+            f"activation offloading needs the host bandwidth of {cluster.chip.id}, which the "
+            "catalog does not give"
+        )
+    move = stored / link.value
+    return np.asarray(
+        offloaded * (np.maximum(0.0, move - layer_fwd) + np.maximum(0.0, move - layer_bwd))
+    )
+
+
 def _partial_share(
     grid: PlanGrid,
     memory: TrainingMemory,
@@ -487,11 +512,13 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     logits = 2.0 * tokens * shapes.vocab / tp * 4.0
     capacity = chip.memory.require() * USABLE_MEMORY_FRACTION
 
+    offloaded = np.minimum(float(job.software.activation_offload_layers), per_stage)
+
     def memory_with(stored: FloatArray, rebuilt: FloatArray) -> TrainingMemory:
         return training_memory(
             grid, dense_local, expert_local, dp_group, expert_dp, stored,
             mix("act_full_per_token") * tokens, micro, per_stage, last_stage, logits,
-            job.software.grad_bytes, rebuilt,
+            job.software.grad_bytes, rebuilt, offloaded,
         )  # fmt: skip
 
     full_share = np.where(grid.recompute == RECOMPUTE_CODES["full"], 1.0, 0.0)
@@ -535,7 +562,9 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
         0.0, transfer - chunk_layers * layer_bwd
     )
     p2p_s = np.where(pp > 1, chunks * np.where(interleaved, hidden, 2.0 * transfer), 0.0)
-    microbatch_s = stage_s + p2p_s
+    microbatch_s = (
+        stage_s + p2p_s + _offload_exposed_s(job, cluster, offloaded, stored, layer_fwd, layer_bwd)
+    )
 
     schedule = grid.schedule
     bubble_stages = np.where(
