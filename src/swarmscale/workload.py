@@ -38,6 +38,8 @@ class SoftwareOptions:
     to host memory in the forward and come back for the backward, over the chip's
     `host_bandwidth` behind the neighbouring layers' compute (Megatron-core's
     `cpu_offloading_num_layers`, which NeMo's Grace-Blackwell FSDP recipes set).
+    `fused_loss`: the cross-entropy runs as one fused kernel (Megatron, NeMo, llm-foundry);
+    off, as plain PyTorch's `cross_entropy` over fp32 logits (torchtitan, calibrate's step).
     """
 
     fused_attention: bool = True
@@ -49,6 +51,7 @@ class SoftwareOptions:
     grad_reduce_fp32: bool = True
     tuned_attention: bool = False
     activation_offload_layers: int = 0
+    fused_loss: bool = True
 
     def __post_init__(self) -> None:
         if self.activation_offload_layers < 0:
@@ -101,6 +104,8 @@ class InferenceJob:
     TensorRT-LLM's masked MHA up to v0.6, docs/source/gpt_attention.md at 138f96d), so a
     grouped-query model's K and V are read from memory once per query head of the group;
     grouped kernels (XQA, FlashInfer, FlashAttention's decode) read them once.
+    `all_prompt_logits`: a prefill computes logits for every prompt position (a plain
+    `model(tokens)` forward), not only for the last one as serving engines do.
     """
 
     model: Model
@@ -110,6 +115,7 @@ class InferenceJob:
     prefix_hit: float = 0.0
     tuned_attention: bool = False
     per_head_decode_attention: bool = False
+    all_prompt_logits: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.prefix_hit < 1.0:

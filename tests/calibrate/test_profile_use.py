@@ -101,6 +101,10 @@ def test_model_level_measurements_become_cases_the_validator_predicts(catalog: C
     assert train.measured["tokens_per_s"] == pytest.approx(16 * 1024 / 0.2)
     assert decode.measured["tokens_per_s"] == pytest.approx(8 / 2e-3)
     assert prefill.measured["ttft_s"] == 0.02
+    # The cases say what measure.py ran: eager PyTorch with a plain cross-entropy, and a
+    # prefill that computes logits for every position.
+    assert train.software.eager and not train.software.fused_loss
+    assert prefill.software.all_prompt_logits
     for case in cases:
         for result in run_case(case, catalog):
             assert result.predicted > 0 and result.split == "test"

@@ -168,3 +168,15 @@ def test_sliding_window_bounds_the_kv_cache_and_its_reads(catalog: Catalog) -> N
     assert full.decode_step_s(8, 8 * 32768) > window.decode_step_s(8, 8 * 32768)
     assert window.prefill_s(32768, 32768.0**2) < full.prefill_s(32768, 32768.0**2)
     assert window.prefill_s(2048, 2048.0**2) == pytest.approx(full.prefill_s(2048, 2048.0**2))
+
+
+def test_a_plain_forward_computes_logits_for_every_prompt_position(catalog: Catalog) -> None:
+    """`model(tokens)` (calibrate's prefill) multiplies every position by the output head; an
+    engine only the last: the difference is the head GEMM over the other positions."""
+    cluster = build_cluster(catalog, "h100-sxm", 1)
+    engine = InferenceJob(catalog.model("llama3-8b"))
+    plain = dataclasses.replace(engine, all_prompt_logits=True)
+    last = float(ReplicaModel(engine, cluster, ServingPlan()).prefill_s(2048, 2048.0**2))
+    every = float(ReplicaModel(plain, cluster, ServingPlan()).prefill_s(2048, 2048.0**2))
+    head_flops = 2.0 * 2047 * 4096 * 128256
+    assert head_flops / 989e12 < every - last < 3 * head_flops / 989e12

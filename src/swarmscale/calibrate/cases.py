@@ -49,10 +49,14 @@ def _case(profile: DeviceProfile, measurement: Measurement) -> Case:
             global_batch=batch,
             micro_batch=batch,
             plan={"tp": 1, "pp": 1, "dp": 1, "recompute": "none", "zero": 0},
+            # measure.py runs plain PyTorch: no torch.compile, one kernel per operation, and
+            # `cross_entropy` over the logits cast to fp32.
             software={
                 "fused_attention": True,
                 "overlap_grad_reduce": False,
                 "sequence_parallel": False,
+                "eager": True,
+                "fused_loss": False,
             },
             measured={"step_seconds": seconds, "tokens_per_s": batch * seq / seconds},
             **common,
@@ -77,6 +81,8 @@ def _case(profile: DeviceProfile, measurement: Measurement) -> Case:
         batch=shape["batch"],
         input_len=prompt,
         plan={"tp": 1},
+        # measure.py's prefill is `model(tokens)`: logits for every prompt position.
+        software={"all_prompt_logits": True},
         measured={"tokens_per_s": shape["batch"] * prompt / seconds, "ttft_s": seconds},
         **common,
     )

@@ -679,7 +679,9 @@ class CaseSoftware(Frozen):
     kernel ran one thread block per query head, so a grouped-query model's K and V were read
     once per query head (TensorRT-LLM's masked MHA before its XQA kernels).
     `activation_offload_layers`: layers per stage whose activations went to host memory
-    (Megatron-core's `cpu_offloading_num_layers`).
+    (Megatron-core's `cpu_offloading_num_layers`). `all_prompt_logits`: the prefill computed
+    logits for every prompt position (a plain forward), not just the last. `fused_loss`: a
+    fused cross-entropy kernel (off: plain PyTorch `cross_entropy` over fp32 logits).
     """
 
     fused_attention: bool = True
@@ -692,6 +694,8 @@ class CaseSoftware(Frozen):
     cuda_graphs: bool = True
     tuned_attention: bool | None = None
     per_head_decode_attention: bool = False
+    all_prompt_logits: bool = False
+    fused_loss: bool = True
     activation_offload_layers: int = Field(default=0, ge=0, le=10_000)
 
 

@@ -268,6 +268,8 @@ class ReplicaModel:
         windowed = np.maximum(attended_keys(prompt, self.job.model.sliding_window), 1.0)
         share = attention_share(windowed, self.shapes.qk_width / self.job.model.heads)
         attention = squares * (windowed / keys) * widths / (self.attn_peak * share)
-        heads = np.maximum(np.asarray(prompts, dtype=float) / groups, 1.0)
+        # Serving engines compute logits for each prompt's last token; a plain forward for all.
+        heads = new if self.job.all_prompt_logits else np.asarray(prompts, dtype=float) / groups
+        heads = np.maximum(heads, 1.0)
         # A prompt batch crosses the stages one after the other (no pipelining within it).
         return np.asarray(plan.pp * self._stage_time(new, attention, heads) + self.step_overhead)

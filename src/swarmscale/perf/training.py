@@ -70,6 +70,14 @@ ELEMENTWISE_KERNELS = 8
 # written as pow, mean, rsqrt-multiply and scale reads or writes the row 7 times against 2, a
 # SwiGLU as silu then multiply 5 times against 3, a residual add 3 times either way.
 EAGER_ELEMENTWISE_PASSES = 2.0
+# Bytes the loss moves per logit, forward and backward. A fused cross-entropy (Megatron's
+# vocab-parallel one, flash-attn's xentropy) reads and writes fp32 logits in each direction:
+# 24 B. Plain PyTorch (`cross_entropy(logits.float(), ...)`) moves about 40: the cast (read 2,
+# write 4), log-softmax (two reads of 4 for the row's max and sum, a write of 4), the loss
+# gradient written dense (4), log-softmax's backward (read 4 + 4, write 4) and the cast back
+# (read 4, write 2).
+LOSS_BYTES_PER_LOGIT = 24.0
+UNFUSED_LOSS_BYTES_PER_LOGIT = 40.0
 
 
 @dataclass(frozen=True)
@@ -537,11 +545,13 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
 
     head = (Gemm(shapes.d_model, shapes.vocab, "n"),)
     head_f = gemm_set_time(head, tokens, tp, _gemm_rates(job, cluster))
-    loss_bytes = 3.0 * tokens * shapes.vocab / tp * 4.0
+    per_logit = LOSS_BYTES_PER_LOGIT if job.software.fused_loss else UNFUSED_LOSS_BYTES_PER_LOGIT
     loss_s = stream_time(
-        loss_bytes, mem_bw=chip.memory_bandwidth.require(), mem_efficiency=eff.memory.require()
+        tokens * shapes.vocab / tp * per_logit,
+        mem_bw=chip.memory_bandwidth.require(),
+        mem_efficiency=eff.memory.require(),
     )
-    head_s = 3.0 * head_f + 2.0 * loss_s
+    head_s = 3.0 * head_f + loss_s
 
     layer_s = layer_fwd + layer_bwd
     stage_s = np.where(

@@ -101,7 +101,12 @@ def predict_training(
         raise ValueError(f"case {case.id}: training precision must be bf16 or fp8")
     software = SoftwareOptions(
         **case.software.model_dump(
-            exclude={"cuda_graphs", "tuned_attention", "per_head_decode_attention"}
+            exclude={
+                "cuda_graphs",
+                "tuned_attention",
+                "per_head_decode_attention",
+                "all_prompt_logits",
+            }
         ),
         tuned_attention=tuned_attention(case),
     )
