@@ -106,6 +106,9 @@ class InferenceJob:
     grouped kernels (XQA, FlashInfer, FlashAttention's decode) read them once.
     `all_prompt_logits`: a prefill computes logits for every prompt position (a plain
     `model(tokens)` forward), not only for the last one as serving engines do.
+    `serving_engine`: steps run inside a serving engine, whose host work per step
+    (scheduling, sampling) adds `serving_step_overhead`; off for bare forward passes and CUDA
+    graph replays timed on the device, as calibrate's are.
     """
 
     model: Model
@@ -116,6 +119,7 @@ class InferenceJob:
     tuned_attention: bool = False
     per_head_decode_attention: bool = False
     all_prompt_logits: bool = False
+    serving_engine: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.prefix_hit < 1.0:

@@ -105,6 +105,7 @@ def test_model_level_measurements_become_cases_the_validator_predicts(catalog: C
     # prefill that computes logits for every position.
     assert train.software.eager and not train.software.fused_loss
     assert prefill.software.all_prompt_logits
+    assert not decode.software.serving_engine and not prefill.software.serving_engine
     for case in cases:
         for result in run_case(case, catalog):
             assert result.predicted > 0 and result.split == "test"

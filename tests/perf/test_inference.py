@@ -180,3 +180,15 @@ def test_a_plain_forward_computes_logits_for_every_prompt_position(catalog: Cata
     every = float(ReplicaModel(plain, cluster, ServingPlan()).prefill_s(2048, 2048.0**2))
     head_flops = 2.0 * 2047 * 4096 * 128256
     assert head_flops / 989e12 < every - last < 3 * head_flops / 989e12
+
+
+def test_a_bare_graph_replay_pays_no_engine_step_overhead(catalog: Catalog) -> None:
+    """Calibrate times decode as a CUDA graph replay between device events: no scheduler or
+    sampler runs, so the engine's per-step host work (`serving_step_overhead`) is not there."""
+    cluster = build_cluster(catalog, "h100-sxm", 1)
+    engine = InferenceJob(catalog.model("llama3-8b"))
+    bare = dataclasses.replace(engine, serving_engine=False)
+    with_engine = float(ReplicaModel(engine, cluster, ServingPlan()).decode_step_s(8, 8 * 1024))
+    replay = float(ReplicaModel(bare, cluster, ServingPlan()).decode_step_s(8, 8 * 1024))
+    overhead = cluster.efficiency.serving_step_overhead.require()
+    assert with_engine - replay == pytest.approx(overhead)

@@ -70,6 +70,8 @@ def _case(profile: DeviceProfile, measurement: Measurement) -> Case:
             batch=batch,
             input_len=context,
             plan={"tp": 1},
+            # A CUDA graph replay timed with device events: no engine work per step.
+            software={"serving_engine": False},
             measured={"tokens_per_s": batch / seconds, "tpot_s": seconds},
             **common,
         )
@@ -81,8 +83,8 @@ def _case(profile: DeviceProfile, measurement: Measurement) -> Case:
         batch=shape["batch"],
         input_len=prompt,
         plan={"tp": 1},
-        # measure.py's prefill is `model(tokens)`: logits for every prompt position.
-        software={"all_prompt_logits": True},
+        # measure.py's prefill is `model(tokens)`: logits for every prompt position, no engine.
+        software={"all_prompt_logits": True, "serving_engine": False},
         measured={"tokens_per_s": shape["batch"] * prompt / seconds, "ttft_s": seconds},
         **common,
     )

@@ -682,6 +682,8 @@ class CaseSoftware(Frozen):
     (Megatron-core's `cpu_offloading_num_layers`). `all_prompt_logits`: the prefill computed
     logits for every prompt position (a plain forward), not just the last. `fused_loss`: a
     fused cross-entropy kernel (off: plain PyTorch `cross_entropy` over fp32 logits).
+    `serving_engine`: the serving steps ran in an engine with per-step host work (off: bare
+    forward passes or graph replays timed on the device).
     """
 
     fused_attention: bool = True
@@ -695,6 +697,7 @@ class CaseSoftware(Frozen):
     tuned_attention: bool | None = None
     per_head_decode_attention: bool = False
     all_prompt_logits: bool = False
+    serving_engine: bool = True
     fused_loss: bool = True
     activation_offload_layers: int = Field(default=0, ge=0, le=10_000)
 

@@ -100,7 +100,8 @@ class ReplicaModel:
         )
         self.mem_bw = chip.memory_bandwidth.require()
         self.mem_eff = eff.memory.require()
-        self.step_overhead = eff.serving_step_overhead.require()
+        # An engine's host work per step (scheduling, sampling); a bare graph replay has none.
+        self.step_overhead = eff.serving_step_overhead.require() if job.serving_engine else 0.0
         self.kv_split = self._kv_split()
         self.kv_reads = self._kv_reads()
         self.tp_links = group_links(cluster, plan.tp, 1)

@@ -106,6 +106,7 @@ def predict_training(
                 "tuned_attention",
                 "per_head_decode_attention",
                 "all_prompt_logits",
+                "serving_engine",
             }
         ),
         tuned_attention=tuned_attention(case),
