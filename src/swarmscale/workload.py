@@ -40,6 +40,9 @@ class SoftwareOptions:
     `cpu_offloading_num_layers`, which NeMo's Grace-Blackwell FSDP recipes set).
     `fused_loss`: the cross-entropy runs as one fused kernel (Megatron, NeMo, llm-foundry);
     off, as plain PyTorch's `cross_entropy` over fp32 logits (torchtitan, calibrate's step).
+    `autocast`: fp32 weights under `torch.autocast(bfloat16)` (calibrate's step, nanoGPT):
+    each weight is cast to bf16 every forward and its gradient back, and the residual stream
+    (embeddings, norms, residual adds) stays fp32.
     """
 
     fused_attention: bool = True
@@ -52,6 +55,7 @@ class SoftwareOptions:
     tuned_attention: bool = False
     activation_offload_layers: int = 0
     fused_loss: bool = True
+    autocast: bool = False
 
     def __post_init__(self) -> None:
         if self.activation_offload_layers < 0:

@@ -103,7 +103,7 @@ def test_model_level_measurements_become_cases_the_validator_predicts(catalog: C
     assert prefill.measured["ttft_s"] == 0.02
     # The cases say what measure.py ran: eager PyTorch with a plain cross-entropy, and a
     # prefill that computes logits for every position.
-    assert train.software.eager and not train.software.fused_loss
+    assert train.software.eager and train.software.autocast and not train.software.fused_loss
     assert prefill.software.all_prompt_logits
     assert not decode.software.serving_engine and not prefill.software.serving_engine
     for case in cases:

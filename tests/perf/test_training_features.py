@@ -185,3 +185,21 @@ def test_unfused_loss_moves_40_bytes_per_logit_against_24(catalog: Catalog) -> N
     )
     stream = cluster.chip.memory_bandwidth.require() * cluster.efficiency.memory.require()
     assert extra == pytest.approx(16 * 16384 * 50304 / stream, rel=1e-6)
+
+
+def test_autocast_over_fp32_weights_costs_casts_and_an_fp32_residual_stream(
+    catalog: Catalog,
+) -> None:
+    """Under `torch.autocast` with fp32 weights (calibrate's step) every weight is cast each
+    forward and the residual stream stays fp32: more memory traffic, same GEMMs. On a small
+    model at a short sequence that is a visible share of the step, far from doubling it."""
+    model = catalog.model("llama3-8b").model_copy(
+        update={"layers": 12, "d_model": 768, "heads": 12, "kv_heads": 12, "ffn_hidden": 3072}
+    )
+    job = TrainingJob(model, 1024, 16, software=SoftwareOptions(eager=True))
+    cast = dataclasses.replace(job, software=SoftwareOptions(eager=True, autocast=True))
+    cluster = build_cluster(catalog, "h100-sxm", 1)
+    grid = PlanGrid.from_plans([Plan(micro_batch=16)])
+    plain_s = evaluate_training(job, cluster, grid).step_s[0]
+    cast_s = evaluate_training(cast, cluster, grid).step_s[0]
+    assert 1.02 * plain_s < cast_s < 1.5 * plain_s

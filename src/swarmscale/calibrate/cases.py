@@ -49,14 +49,15 @@ def _case(profile: DeviceProfile, measurement: Measurement) -> Case:
             global_batch=batch,
             micro_batch=batch,
             plan={"tp": 1, "pp": 1, "dp": 1, "recompute": "none", "zero": 0},
-            # measure.py runs plain PyTorch: no torch.compile, one kernel per operation, and
-            # `cross_entropy` over the logits cast to fp32.
+            # measure.py runs plain PyTorch: no torch.compile, one kernel per operation, fp32
+            # weights under bf16 autocast, and `cross_entropy` over the logits cast to fp32.
             software={
                 "fused_attention": True,
                 "overlap_grad_reduce": False,
                 "sequence_parallel": False,
                 "eager": True,
                 "fused_loss": False,
+                "autocast": True,
             },
             measured={"step_seconds": seconds, "tokens_per_s": batch * seq / seconds},
             **common,

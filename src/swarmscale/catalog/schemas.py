@@ -683,7 +683,8 @@ class CaseSoftware(Frozen):
     logits for every prompt position (a plain forward), not just the last. `fused_loss`: a
     fused cross-entropy kernel (off: plain PyTorch `cross_entropy` over fp32 logits).
     `serving_engine`: the serving steps ran in an engine with per-step host work (off: bare
-    forward passes or graph replays timed on the device).
+    forward passes or graph replays timed on the device). `autocast`: fp32 weights under
+    `torch.autocast` to bf16 (fp32 residual stream, a weight cast per forward).
     """
 
     fused_attention: bool = True
@@ -699,6 +700,7 @@ class CaseSoftware(Frozen):
     all_prompt_logits: bool = False
     serving_engine: bool = True
     fused_loss: bool = True
+    autocast: bool = False
     activation_offload_layers: int = Field(default=0, ge=0, le=10_000)
 
 

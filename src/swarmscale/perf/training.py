@@ -197,14 +197,21 @@ def _layer_times(
 
     attn_f = _attention_forward_s(shapes, job, cluster, tokens, tp)
 
-    stream_elems = 10.0 * d / sp + 2.0 * (shapes.qk_width + shapes.kv_width / 2.0) / tp
-    stream_elems = stream_elems + act_width
+    # The residual stream (norms, residual adds: 10 d) is fp32 under autocast over fp32
+    # weights, bf16 otherwise; the attention and activation tensors are bf16 either way.
+    residual_bytes = 4.0 if job.software.autocast else ACT_BYTES
+    stream_bytes = 10.0 * d / sp * residual_bytes + ACT_BYTES * (
+        2.0 * (shapes.qk_width + shapes.kv_width / 2.0) / tp + act_width
+    )
     mem_bw, mem_eff = chip.memory_bandwidth.require(), eff.memory.require()
     passes = EAGER_ELEMENTWISE_PASSES if job.software.eager else 1.0
-    elem_f = stream_time(
-        passes * tokens * stream_elems * ACT_BYTES, mem_bw=mem_bw, mem_efficiency=mem_eff
-    )
+    elem_f = stream_time(passes * tokens * stream_bytes, mem_bw=mem_bw, mem_efficiency=mem_eff)
     quant_f, quant_b = _fp8_cast_s(shapes, job, cluster, tokens, tp, sp, moe)
+    if job.software.autocast:
+        # Autocast casts each fp32 weight to bf16 once per forward (read 4, write 2), and the
+        # backward casts the bf16 weight gradient into the fp32 one (read 2, write 4).
+        weight_cast = stream_time(params * 6.0, mem_bw=mem_bw, mem_efficiency=mem_eff)
+        quant_f, quant_b = quant_f + weight_cast, quant_b + weight_cast
     overhead_f = ELEMENTWISE_KERNELS * eff.kernel_overhead.require()
 
     tp_links = group_links(cluster, tp, 1.0)
