@@ -203,3 +203,16 @@ def test_autocast_over_fp32_weights_costs_casts_and_an_fp32_residual_stream(
     plain_s = evaluate_training(job, cluster, grid).step_s[0]
     cast_s = evaluate_training(cast, cluster, grid).step_s[0]
     assert 1.02 * plain_s < cast_s < 1.5 * plain_s
+
+
+def test_tensor_parallel_ranks_share_the_expert_work(catalog: Catalog) -> None:
+    """Megatron-core routes each TP rank's sequence-parallel shard of the tokens, so with TP 2
+    a rank does half of a micro-batch's expert GEMMs and dispatches half its tokens (before
+    the fix every TP rank repeated all of them): a TP 2 rank's compute is near half a TP 1
+    rank's for the same micro-batch."""
+    job = TrainingJob(catalog.model("mixtral-8x7b"), 4096, 64)
+    cluster = build_cluster(catalog, "h100-sxm", 8)
+    plans = [Plan(tp=1, dp=8, ep=8, micro_batch=1), Plan(tp=2, dp=4, ep=4, micro_batch=1)]
+    arrays = evaluate_training(job, cluster, PlanGrid.from_plans(plans))
+    per_micro_batch = arrays.compute_s / np.array([64 / 8, 64 / 4])
+    assert 0.45 < per_micro_batch[1] / per_micro_batch[0] < 0.6

@@ -77,12 +77,13 @@ def layer_activations(
     if moe:
         assert job.model.moe is not None
         k, hidden = shapes.active_experts, float(job.model.moe.expert_ffn_hidden)
-        # Each routed copy of a token is an expert GEMM input; shared experts run on the
-        # norm's output (already counted) with TP-split hidden units.
-        copies = k + shapes.shared_experts / tp
+        # Each routed copy of a token is an expert GEMM input, shared out among the TP ranks
+        # (each routes its sequence-parallel shard); shared experts run on the norm's output
+        # (already counted) with TP-split hidden units.
+        copies = (k + shapes.shared_experts) / tp
         act_inputs = copies * (1.0 + gated) * hidden
         ffn_out = copies * hidden
-        ffn_gemm_inputs = d / sp + k * d
+        ffn_gemm_inputs = d / sp + k * d / tp
     else:
         hidden = shapes.dense_act_width / (2.0 + gated)
         act_inputs = (1.0 + gated) * hidden / tp

@@ -172,7 +172,10 @@ def _layer_times(
     if moe:
         k = shapes.active_experts
         experts_here = np.maximum(shapes.experts / ep, 1.0)
-        tokens_per_expert = tokens * k * ep / shapes.experts
+        # Each TP rank routes its sequence-parallel shard of the tokens (Megatron-core needs
+        # sequence parallelism for MoE with TP), so the TP group shares the expert work instead
+        # of repeating it: the same FLOPs whether experts are tensor-parallel or not.
+        tokens_per_expert = tokens / tp * k * ep / shapes.experts
         per_expert = gemm_set_time(shapes.expert, tokens_per_expert, np.ones_like(tp), rates)
         grouped_overhead = (experts_here - 1) * len(shapes.expert) * eff.kernel_overhead.require()
         gemm = gemm + experts_here * per_expert - grouped_overhead
@@ -231,11 +234,12 @@ def _layer_times(
     ep_f = np.zeros_like(tp)
     if moe:
         ep_links = group_links(cluster, ep, tp * cp)
-        dispatch_bytes = tokens * d * (1.0 if job.precision == "fp8" else 2.0)
+        routed = tokens / tp  # each TP rank dispatches its own shard, as above
+        dispatch_bytes = routed * d * (1.0 if job.precision == "fp8" else 2.0)
         a2a = eff.all_to_all.require()
         copies, limit = float(shapes.active_experts), shapes.routed_node_limit
         ep_f = expert_dispatch_time(dispatch_bytes, copies, ep, ep_links, a2a, limit) + (
-            expert_dispatch_time(tokens * d * ACT_BYTES, copies, ep, ep_links, a2a, limit)
+            expert_dispatch_time(routed * d * ACT_BYTES, copies, ep, ep_links, a2a, limit)
         )
     compute_f = gemm + attn_f + elem_f + quant_f + overhead_f
     compute_b = (
