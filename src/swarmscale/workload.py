@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from swarmscale.catalog import Model
@@ -64,6 +64,38 @@ class SoftwareOptions:
     @property
     def grad_bytes(self) -> float:
         return 4.0 if self.grad_reduce_fp32 else 2.0
+
+
+MAX_OFFLOAD_LAYERS = 10_000
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def parse_software(text: str) -> SoftwareOptions:
+    """Parse `tuned_attention=true,activation_offload_layers=20` into `SoftwareOptions`, with
+    errors naming the field and its allowed values."""
+    names = [f.name for f in fields(SoftwareOptions)]
+    values: dict[str, bool | int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip().replace("-", "_"), raw.strip().lower()
+        if not sep:
+            raise ValueError(f"software item {item!r}: expected key=value")
+        if key not in names:
+            raise ValueError(f"software option {key!r}: must be one of {', '.join(names)}")
+        if key in values:
+            raise ValueError(f"software option {key} is given twice; give each option once")
+        if key == "activation_offload_layers":
+            if not raw.isdigit() or int(raw) > MAX_OFFLOAD_LAYERS:
+                raise ValueError(
+                    f"software option {key}={raw!r}: must be a whole number of layers from 0 "
+                    f"to {MAX_OFFLOAD_LAYERS:,}"
+                )
+            values[key] = int(raw)
+        elif raw in _TRUE + _FALSE:
+            values[key] = raw in _TRUE
+        else:
+            raise ValueError(f"software option {key}={raw!r}: must be true or false")
+    return SoftwareOptions(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,11 @@ class TrainInput(Input):
     plan: str | None = Field(
         default=None, max_length=200, description="Fix plan fields: tp=8,pp=16,..."
     )
+    software: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Framework options: tuned_attention=true,activation_offload_layers=20,...",
+    )
     top: int = Field(default=5, ge=1, le=100, description="How many runners-up to show")
 
     @model_validator(mode="after")

@@ -10,7 +10,7 @@ from swarmscale.hardware import build_cluster
 from swarmscale.perf.plans import parse_plan
 from swarmscale.plan.search import RankedPlan, SearchResult, nearby_counts, search
 from swarmscale.plan.swarm import batch_sequences
-from swarmscale.workload import TrainingJob
+from swarmscale.workload import SoftwareOptions, TrainingJob, parse_software
 
 
 class NoFeasiblePlanError(InputError):
@@ -34,7 +34,10 @@ def plan_training(query: TrainInput) -> tuple[TrainingJob, SearchResult]:
     """Build the job and search its plans; `best` is None when no plan is feasible."""
     catalog = default_catalog()
     batch = batch_sequences(query.global_batch_tokens, query.seq)
-    job = TrainingJob(catalog.model(query.model), query.seq, batch, query.precision, query.tokens)
+    software = parse_software(query.software) if query.software else SoftwareOptions()
+    job = TrainingJob(
+        catalog.model(query.model), query.seq, batch, query.precision, query.tokens, software
+    )
     cluster = build_cluster(catalog, query.chip, query.chips, query.system)
     fixed = parse_plan(query.plan) if query.plan else {}
     return job, search(job, cluster, query.objective, fixed, top_k=query.top)

@@ -34,6 +34,7 @@ def train(
     system: Annotated[str | None, option(TrainInput, "system")] = None,
     objective: Annotated[str, option(TrainInput, "objective")] = TrainInput.default("objective"),
     plan: Annotated[str | None, option(TrainInput, "plan")] = None,
+    software: Annotated[str | None, option(TrainInput, "software")] = None,
     top: Annotated[int, option(TrainInput, "top")] = TrainInput.default("top"),
     as_json: JsonFlag = False,
 ) -> None:
