@@ -192,3 +192,15 @@ def test_a_bare_graph_replay_pays_no_engine_step_overhead(catalog: Catalog) -> N
     replay = float(ReplicaModel(bare, cluster, ServingPlan()).decode_step_s(8, 8 * 1024))
     overhead = cluster.efficiency.serving_step_overhead.require()
     assert with_engine - replay == pytest.approx(overhead)
+
+
+def test_mla_decodes_in_the_absorbed_form(catalog: Catalog) -> None:
+    """DeepSeek-V3 decodes with W_UK and W_UV absorbed (DeepSeek-V2 paper sec. 2.1.2,
+    FlashMLA): each of the 128 heads scores the 576-wide latent-plus-rope cache and sums the
+    512-wide latent, 128 x (512 + 64 + 512) = 139,264 multiply-adds per cached token, 3.4x
+    the decompressed q.k + v widths (128 x (192 + 128)) that a prefill uses."""
+    replica = _replica("deepseek-v3", plan=ServingPlan(tp=1, ep=8))
+    assert replica.decode_attention_widths() == 128 * (512 + 64 + 512)
+    assert replica.shapes.qk_width + replica.shapes.v_width == 128 * (192 + 128)
+    dense = _replica("llama3-70b")
+    assert dense.decode_attention_widths() == (8192 + 8192) / 8

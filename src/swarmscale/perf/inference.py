@@ -233,6 +233,17 @@ class ReplicaModel:
         head = self._gemms((Gemm(shapes.d_model, shapes.vocab, "n"),), head_tokens, self.plan.tp)
         return self.stage_layers * per_layer + head / self.plan.pp
 
+    def decode_attention_widths(self) -> float:
+        """Multiply-adds per cached token and query token of a decode step's attention, over
+        this rank's heads. MLA decodes in the absorbed form (DeepSeek-V2, arXiv:2405.04434
+        sec. 2.1.2; FlashMLA): each head scores the 576-wide latent-plus-rope cache and sums
+        the 512-wide latent, so its width is kv_lora + rope + kv_lora, not the decompressed
+        q.k and v widths a prefill uses."""
+        mla, heads = self.job.model.mla, self.job.model.heads / self.plan.tp
+        if mla is None:
+            return (self.shapes.qk_width + self.shapes.v_width) / self.plan.tp
+        return heads * (2 * mla.kv_lora_rank + mla.qk_rope_head_dim)
+
     def decode_step_s(self, batch: ArrayLike, context_tokens: ArrayLike) -> FloatArray:
         """Seconds for every one of `batch` sequences to produce one token, when the batch holds
         `context_tokens` tokens of context in total (sum over its sequences)."""
@@ -241,7 +252,7 @@ class ReplicaModel:
         b = np.maximum(np.asarray(batch, dtype=float), 1.0) / groups / plan.pp
         # A sliding window caps the context each sequence reads at the window.
         ctx = b * self.cached_tokens(np.asarray(context_tokens, dtype=float) / groups / plan.pp / b)
-        widths = (self.shapes.qk_width + self.shapes.v_width) / plan.tp
+        widths = self.decode_attention_widths()
         kv_read = stream_time(
             ctx * self.shapes.kv_width * self.job.kv_bytes / self.kv_split * self.kv_reads,
             mem_bw=self.mem_bw,
