@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from swarmscale.catalog import Catalog, Model, UnknownValueError
@@ -92,6 +92,9 @@ def _training_plan(case: Case, job: TrainingJob, cluster: Cluster) -> RankedPlan
     return only_memory.best
 
 
+TRAINING_OPTIONS = frozenset(f.name for f in fields(SoftwareOptions))
+
+
 def predict_training(
     case: Case, catalog: Catalog, cluster: Cluster | None = None
 ) -> tuple[dict[str, float], RankedPlan]:
@@ -99,18 +102,9 @@ def predict_training(
     assert case.seq_len is not None and case.global_batch is not None
     if case.precision not in ("bf16", "fp8"):
         raise ValueError(f"case {case.id}: training precision must be bf16 or fp8")
-    software = SoftwareOptions(
-        **case.software.model_dump(
-            exclude={
-                "cuda_graphs",
-                "tuned_attention",
-                "per_head_decode_attention",
-                "all_prompt_logits",
-                "serving_engine",
-            }
-        ),
-        tuned_attention=tuned_attention(case),
-    )
+    # The case's training options (its serving-only ones stay with `inference_job`).
+    options = {k: v for k, v in case.software.model_dump().items() if k in TRAINING_OPTIONS}
+    software = SoftwareOptions(**{**options, "tuned_attention": tuned_attention(case)})
     job = TrainingJob(
         case_model(case, catalog),
         case.seq_len,
