@@ -7,7 +7,7 @@ from typing import Literal
 
 from swarmscale.catalog import Model
 
-TrainPrecision = Literal["bf16", "fp8"]
+TrainPrecision = Literal["bf16", "fp8", "fp4"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swarmscale.catalog import Catalog, Quantity, default_catalog
+from swarmscale.catalog import Catalog, Quantity, UnknownValueError, default_catalog
 from swarmscale.hardware import build_cluster
 from swarmscale.perf.comm import expert_dispatch_time, group_links
 from swarmscale.perf.plans import Plan, PlanGrid
@@ -216,3 +216,20 @@ def test_tensor_parallel_ranks_share_the_expert_work(catalog: Catalog) -> None:
     arrays = evaluate_training(job, cluster, PlanGrid.from_plans(plans))
     per_micro_batch = arrays.compute_s / np.array([64 / 8, 64 / 4])
     assert 0.45 < per_micro_batch[1] / per_micro_batch[0] < 0.6
+
+
+def test_nvfp4_training_runs_at_the_fp4_peak_with_its_own_casts(catalog: Catalog) -> None:
+    """NVFP4 training on GB200 multiplies at the 10 PFLOPS FP4 peak and casts to 0.5625 B per
+    element (4 bits plus a scale per 16), so it outruns FP8 at the same plan; a chip without
+    an FP4 unit cannot train at it."""
+    cluster = build_cluster(catalog, "gb200", 64)
+    grid = PlanGrid.from_plans([Plan(dp=64, micro_batch=1, zero=3)])
+    model = catalog.model("llama3-70b")
+    fp8 = evaluate_training(TrainingJob(model, 8192, 256, "fp8"), cluster, grid)
+    fp4 = evaluate_training(TrainingJob(model, 8192, 256, "fp4"), cluster, grid)
+    assert fp4.step_s[0] < fp8.step_s[0]
+    assert fp4.activation_bytes[0] < fp8.activation_bytes[0]
+    with pytest.raises(UnknownValueError, match="no fp4 unit"):
+        evaluate_training(
+            TrainingJob(model, 8192, 256, "fp4"), build_cluster(catalog, "h100-sxm", 64), grid
+        )

@@ -49,6 +49,7 @@ def _one(predicate: object) -> Case:
     [
         "inline MoE architecture",
         "fp4 serving",
+        "fp4 training",
         "disaggregated serving",
         "speculative decoding",
         "fixed ZeRO-3 with pipeline stages",
@@ -59,6 +60,7 @@ def test_corpus_features_reach_the_model(catalog: Catalog, feature: str) -> None
     predicates = {
         "inline MoE architecture": lambda c: c.architecture is not None and c.architecture.moe,
         "fp4 serving": lambda c: c.kind == "inference" and c.precision == "fp4",
+        "fp4 training": lambda c: c.kind == "training" and c.precision == "fp4",
         "disaggregated serving": lambda c: c.disaggregated is not None,
         "speculative decoding": lambda c: c.speculative is not None and c.speculative.acceptance,
         "fixed ZeRO-3 with pipeline stages": lambda c: (

@@ -38,7 +38,7 @@ from swarmscale.plan.swarm import DEFAULT_TOKENS_PER_CHIP
 
 ID_LENGTH = 100
 
-TrainPrecisionName = Literal["bf16", "fp8"]
+TrainPrecisionName = Literal["bf16", "fp8", "fp4"]
 ServePrecisionName = Literal["bf16", "fp8", "int8", "int4"]
 Objective = Literal["time", "cost", "energy"]
 FleetObjectiveName = Literal["cost", "time", "energy"]

@@ -23,6 +23,10 @@ ArrayLike = FloatArray | float
 
 ROOFLINE_SHARPNESS = 2.5
 
+# Bytes per element of a quantised GEMM operand: FP8 one; NVFP4 and MXFP4 half a byte plus one
+# scale per 16 or 32 values, about 4.5 bits.
+QUANTISED_BYTES: dict[str, float] = {"fp8": 1.0, "fp4": 0.5625}
+
 # Backward of a fused attention kernel recomputes the scores: five matmuls against the forward's
 # two (Dao, FlashAttention-2, arXiv:2307.08691 section 3.1).
 ATTENTION_BACKWARD_RATIO = 2.5

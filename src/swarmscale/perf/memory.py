@@ -11,8 +11,8 @@ matrix):
   GeLU) and its output (the second GEMM's input);
 - without a fused attention kernel (Megatron-LM 2021), the softmax output (2 B) and dropout
   mask (1 B) of every score, 5as/h per token (eq. 1), and the two dropout masks (1 B each);
-- FP8 training keeps the GEMM inputs it saves for the backward in FP8 (Transformer Engine
-  caches the cast copies), 1 byte instead of 2.
+- FP8 and FP4 training keep the GEMM inputs they save for the backward quantised (Transformer
+  Engine caches the cast copies), 1 or 0.5625 bytes instead of 2.
 Recompute: `selective` recomputes the attention core (stores no score terms: 34 sbh / t in
 Korthikanti's Table 2, and nothing saved over a fused kernel); `full` stores each layer's input
 (sharded with sequence parallelism) and rebuilds one layer at a time in the backward; `partial`
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from swarmscale.perf.checkpoint import saved_elements_per_token
-from swarmscale.perf.compute import FloatArray
+from swarmscale.perf.compute import QUANTISED_BYTES, FloatArray
 from swarmscale.perf.layers import LayerShapes
 from swarmscale.perf.plans import RECOMPUTE_CODES, SCHEDULE_CODES, PlanGrid
 from swarmscale.workload import TrainingJob
@@ -72,7 +72,7 @@ def layer_activations(
     """Stored activation bytes per token of one dense or MoE layer on one device."""
     d = shapes.d_model
     sp = np.where(tp > 1, tp, 1.0) if job.software.sequence_parallel else np.ones_like(tp)
-    gemm_input_bytes = 1.0 if job.precision == "fp8" else ACT_BYTES
+    gemm_input_bytes = QUANTISED_BYTES.get(job.precision, ACT_BYTES)
     gated = 1.0 if job.model.activation == "swiglu" else 0.0  # SwiGLU keeps gate and up
     if moe:
         assert job.model.moe is not None

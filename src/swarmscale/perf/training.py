@@ -28,6 +28,7 @@ from swarmscale.perf.comm import (
 )
 from swarmscale.perf.compute import (
     ATTENTION_BACKWARD_RATIO,
+    QUANTISED_BYTES,
     FloatArray,
     GemmRates,
     attended_keys,
@@ -115,7 +116,7 @@ def _gemm_rates(job: TrainingJob, cluster: Cluster) -> GemmRates:
     chip, eff = cluster.chip, cluster.efficiency
     if compute_precision(chip, job.precision) != job.precision:
         raise UnknownValueError(f"{chip.id} has no {job.precision} unit to train with")
-    weight_bytes = 1.0 if job.precision in ("fp8", "fp4") else WEIGHT_BYTES
+    weight_bytes = QUANTISED_BYTES.get(job.precision, WEIGHT_BYTES)
     overhead = eff.kernel_overhead.require()
     return sustained(gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead), eff)
 
@@ -209,7 +210,7 @@ def _layer_times(
     mem_bw, mem_eff = chip.memory_bandwidth.require(), eff.memory.require()
     passes = EAGER_ELEMENTWISE_PASSES if job.software.eager else 1.0
     elem_f = stream_time(passes * tokens * stream_bytes, mem_bw=mem_bw, mem_efficiency=mem_eff)
-    quant_f, quant_b = _fp8_cast_s(shapes, job, cluster, tokens, tp, sp, moe)
+    quant_f, quant_b = _quantise_cast_s(shapes, job, cluster, tokens, tp, sp, moe)
     if job.software.autocast:
         # Autocast casts each fp32 weight to bf16 once per forward (read 4, write 2), and the
         # backward casts the bf16 weight gradient into the fp32 one (read 2, write 4).
@@ -305,7 +306,7 @@ def _overlapped_tp(comm: FloatArray, neighbours: FloatArray, tp: FloatArray) -> 
     return np.asarray(np.sum(np.maximum(each - neighbours, each / tp), axis=0))
 
 
-def _fp8_cast_s(
+def _quantise_cast_s(
     shapes: LayerShapes,
     job: TrainingJob,
     cluster: Cluster,
@@ -314,11 +315,12 @@ def _fp8_cast_s(
     sp: FloatArray,
     moe: bool,
 ) -> tuple[FloatArray, FloatArray]:
-    """Forward and backward seconds of FP8 training's casts: Transformer Engine quantises every
-    GEMM input in the forward and every output gradient in the backward, reading the bf16
-    tensor and writing FP8 copies in both layouts the two backward GEMMs need (read 2 B,
-    write 2 x 1 B per element); zero for bf16 training."""
-    if job.precision != "fp8":
+    """Forward and backward seconds of low-precision training's casts: Transformer Engine
+    quantises every GEMM input in the forward and every output gradient in the backward,
+    reading the bf16 tensor and writing quantised copies in both layouts the two backward
+    GEMMs need (read 2 B, write 2 x 1 B per element for FP8, 2 x 0.5625 B for FP4); zero for
+    bf16 training."""
+    if job.precision not in QUANTISED_BYTES:
         return np.zeros_like(tp), np.zeros_like(tp)
     d = shapes.d_model
     act_width = shapes.expert_act_width if moe else shapes.dense_act_width
@@ -331,7 +333,7 @@ def _fp8_cast_s(
         ffn_in, ffn_grads = (d / sp + hidden / tp), (up / tp + d / sp)
     inputs = d / sp + shapes.v_width / tp + ffn_in
     grads = (shapes.qk_width + shapes.kv_width) / tp + d / sp + ffn_grads
-    per_element = ACT_BYTES + 2.0 * 1.0
+    per_element = ACT_BYTES + 2.0 * QUANTISED_BYTES[job.precision]
 
     def cast_s(elements: FloatArray) -> FloatArray:
         return stream_time(

@@ -100,8 +100,8 @@ def predict_training(
 ) -> tuple[dict[str, float], RankedPlan]:
     """Every training metric for `case`, and the plan they come from."""
     assert case.seq_len is not None and case.global_batch is not None
-    if case.precision not in ("bf16", "fp8"):
-        raise ValueError(f"case {case.id}: training precision must be bf16 or fp8")
+    if case.precision not in ("bf16", "fp8", "fp4"):
+        raise ValueError(f"case {case.id}: training precision must be bf16, fp8 or fp4")
     # The case's training options (its serving-only ones stay with `inference_job`).
     options = {k: v for k, v in case.software.model_dump().items() if k in TRAINING_OPTIONS}
     software = SoftwareOptions(**{**options, "tuned_attention": tuned_attention(case)})
