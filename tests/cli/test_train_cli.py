@@ -58,7 +58,11 @@ def test_train_human_output(run_cli: CliRunner) -> None:
     [
         (["--plan", "tp=x"], "plan field tp"),
         (["--objective", "speed"], "--objective"),
-        (["--precision", "fp4"], "--precision"),
+        (["--precision", "int4"], "--precision"),
+        (
+            ["--precision", "fp4"],
+            "precision fp4: h100-sxm has no fp4 unit to train with (it trains at bf16, fp8)",
+        ),
         (["--model", "llama-3"], "did you mean"),
     ],
 )

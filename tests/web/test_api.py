@@ -61,7 +61,7 @@ def test_failed_requests_are_never_stored(client: TestClient) -> None:
 def test_bad_fields_name_the_field_and_allowed_values(client: TestClient) -> None:
     response = client.post("/api/train", json={**JOB, "chips": 0})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "chips"
-    response = client.post("/api/train", json={**JOB, "precision": "fp4"})
+    response = client.post("/api/train", json={**JOB, "precision": "int4"})
     assert response.status_code == 422 and "bf16" in json.dumps(response.json())
     response = client.post("/api/train", json={**JOB, "chip": "h1000"})
     assert response.status_code == 422 and "did you mean h100-sxm" in response.json()["detail"]

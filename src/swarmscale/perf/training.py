@@ -115,7 +115,11 @@ def _gemm_rates(job: TrainingJob, cluster: Cluster) -> GemmRates:
     train at it."""
     chip, eff = cluster.chip, cluster.efficiency
     if compute_precision(chip, job.precision) != job.precision:
-        raise UnknownValueError(f"{chip.id} has no {job.precision} unit to train with")
+        can = [p for p in ("bf16", "fp8", "fp4") if compute_precision(chip, p) == p]
+        raise UnknownValueError(
+            f"precision {job.precision}: {chip.id} has no {job.precision} unit to train with "
+            f"(it trains at {', '.join(can)})"
+        )
     weight_bytes = QUANTISED_BYTES.get(job.precision, WEIGHT_BYTES)
     overhead = eff.kernel_overhead.require()
     return sustained(gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead), eff)
