@@ -16,6 +16,7 @@ import numpy as np
 from swarmscale.hardware import Cluster
 from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
 from swarmscale.perf.compute import (
+    QUANTISED_BYTES,
     ArrayLike,
     FloatArray,
     attended_keys,
@@ -31,10 +32,7 @@ from swarmscale.perf.layers import Gemm, LayerShapes, layer_shapes
 from swarmscale.perf.params import count_params
 from swarmscale.workload import InferenceJob
 
-# FP4 weights (NVFP4, MXFP4) carry one scale per 16 or 32 values: about 4.5 bits each.
-WEIGHT_BYTES: dict[str, float] = {
-    "bf16": 2.0, "fp8": 1.0, "fp4": 0.5625, "int8": 1.0, "int4": 0.5,
-}  # fmt: skip
+WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, **QUANTISED_BYTES, "int8": 1.0, "int4": 0.5}
 ACT_BYTES = 2.0
 # Memory a serving engine keeps for itself (CUDA graphs, activations of the largest step,
 # communicator buffers); TensorRT-LLM and vLLM give the KV cache 90% of what remains.

@@ -261,13 +261,13 @@ def _layer_times(
     # checkpointing reruns every second matmul and all elementwise work; rebuilding whole
     # layers (full and partial recompute) is added per plan by `_evaluate_training`.
     op_rerun = rerun_share(job.model, moe) * (gemm + quant_f) + elem_f + overhead_f
-    selective = np.where(grid.recompute == RECOMPUTE_CODES["selective"], attn_f, 0.0)
-    selective = np.where(grid.recompute == RECOMPUTE_CODES["op"], op_rerun, selective)
+    rerun = np.where(grid.recompute == RECOMPUTE_CODES["selective"], attn_f, 0.0)
+    rerun = np.where(grid.recompute == RECOMPUTE_CODES["op"], op_rerun, rerun)
 
     return _LayerTimes(
         fwd=fwd,
-        bwd=compute_b + tp_b + cp_b + ep_exposed_b + selective,
-        compute=compute_f + compute_b + selective,
+        bwd=compute_b + tp_b + cp_b + ep_exposed_b + rerun,
+        compute=compute_f + compute_b + rerun,
         tp=tp_f + tp_b,
         cp=cp_f + cp_b,
         ep=ep_exposed_f + ep_exposed_b,
