@@ -331,7 +331,8 @@ def _quantise_cast_s(
     hidden = act_width / (3.0 if job.model.activation == "swiglu" else 2.0)
     up = act_width - hidden
     if moe:
-        copies = shapes.active_experts + shapes.shared_experts / tp
+        # Routed copies are shared out among the TP ranks, as in `layer_activations`.
+        copies = (shapes.active_experts + shapes.shared_experts) / tp
         ffn_in, ffn_grads = d / sp + copies * (d + hidden), copies * (up + d)
     else:
         ffn_in, ffn_grads = (d / sp + hidden / tp), (up / tp + d / sp)
