@@ -84,6 +84,22 @@ def test_bf16_gradient_reduction_halves_the_gradient_buffer() -> None:
     assert float(total[0]) == pytest.approx((4.0 + 12.0 / dp) * params)
 
 
+def test_fsdp_under_pipelining_keeps_the_stage_weights_gathered_and_gradients_whole() -> None:
+    """torchtitan does not reshard after forward under PP, and PyTorch's pipeline schedules
+    switch FSDP's gradient sync off until the last micro-batch (`backward_maybe_with_nosync`):
+    a stage holds its bf16 weights and fp32 gradients whole, 6 + 12 / dp bytes per parameter;
+    without pipelining FSDP shards all 18."""
+    params, dp = 1e9, 8.0
+    grid = PlanGrid.from_plans([Plan(pp=4, dp=8, zero=3), Plan(pp=1, dp=8, zero=3)])
+    ones = np.ones(2)
+    state = training_memory(
+        grid, params * ones, 0 * ones, dp * ones, dp * ones, 0 * ones, 0 * ones, ones,
+        ones, ones, 0 * ones,
+    )  # fmt: skip
+    total = state.weights + state.grads + state.optimizer
+    assert list(total) == pytest.approx([(6.0 + 12.0 / dp) * params, 18.0 / dp * params])
+
+
 def test_partial_recompute_rebuilds_the_fewest_layers_that_fit(catalog: Catalog) -> None:
     """Meta's Llama 3.1 405B plan (arXiv:2407.21783 Table 4: TP 8, PP 16, DP 128 on 16,384
     H100) does not fit here without recompute; block recompute of a few layers per stage

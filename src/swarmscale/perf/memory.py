@@ -25,8 +25,12 @@ pp + 1 for DualPipe's two directions.
 State per parameter (Megatron-LM's distributed-optimizer table): bf16 weights (2 B), fp32
 gradients (4 B; 2 B where the run reduces them in bf16), fp32 master weights and Adam moments
 (12 B); ZeRO-1 shards the 12 B over the data-parallel ranks, ZeRO-2 also the gradients,
-ZeRO-3 also the weights, except that with pipeline parallelism ZeRO-3 keeps a stage's weights
-gathered through the step (torchtitan does not reshard after forward under PP).
+ZeRO-3 also the weights, except that ZeRO-3 (FSDP) under pipeline parallelism keeps a
+stage's weights gathered and its gradients whole through the step: torchtitan does not
+reshard after forward under PP (`get_fsdp_reshard_after_forward_policy`), and PyTorch's
+pipeline schedules turn FSDP's gradient sync off for every micro-batch but the last
+(`backward_maybe_with_nosync`), so the stage's gradients accumulate whole, in the reduce dtype
+(fp32 unless the run reduces in bf16), until one reduce-scatter at the end of the step.
 """
 
 from __future__ import annotations
@@ -162,13 +166,14 @@ def training_memory(
     host memory instead."""
     zero, pp = grid.zero, grid.pp
     copies = np.where(grid.schedule == SCHEDULE_CODES["dualpipe"], 2.0, 1.0)
+    fsdp_pipelined = (zero == 3) & (pp > 1)
 
     def sharded(bytes_per_param: float, from_stage: int) -> FloatArray:
         """State of `bytes_per_param` sharded over its data-parallel group from ZeRO stage
         `from_stage` on (experts over their expert data-parallel group)."""
         on = zero >= from_stage
-        if from_stage == 3:
-            on = on & (pp == 1)
+        if from_stage >= 2:
+            on = on & ~fsdp_pipelined
         dense = dense_params / np.where(on, dp_group, 1.0)
         expert = expert_params / np.where(on, expert_dp, 1.0)
         return np.asarray((dense + expert) * bytes_per_param)
