@@ -204,3 +204,19 @@ def test_mla_decodes_in_the_absorbed_form(catalog: Catalog) -> None:
     assert replica.shapes.qk_width + replica.shapes.v_width == 128 * (192 + 128)
     dense = _replica("llama3-70b")
     assert dense.decode_attention_widths() == (8192 + 8192) / 8
+
+
+def test_serving_and_training_exchange_moe_tokens_alike(catalog: Catalog) -> None:
+    """One dispatch formula for both (`expert_dispatch_time`): inside an 8-GPU node each token's
+    8 routed copies cross NVLink unless their expert is local (7/8 of them), the dispatch in
+    FP8 (1 B per element, DeepEP's FP8 dispatch) and the combine in BF16 (2 B)."""
+    replica = _replica("deepseek-v3", plan=ServingPlan(tp=1, ep=8))
+    tokens = 4096.0
+    links = replica.ep_links
+    a2a = replica.cluster.efficiency.all_to_all.require()
+    per_byte = tokens * 8 * 7 / 8 * 7168 / (float(links.up_bw) * a2a)
+    latency = 2 * (1 + 3) * float(links.latency_s)  # two exchanges of 1 + log2(8) hops
+    expected = per_byte * (1.0 + 2.0) + latency
+    assert float(replica.expert_exchange_s(np.asarray(tokens))) == pytest.approx(expected)
+    dense = _replica("llama3-70b")
+    assert float(dense.expert_exchange_s(np.asarray(tokens))) == 0.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from swarmscale.hardware import Cluster
-from swarmscale.perf.comm import all_reduce_time, all_to_all_time, group_links
+from swarmscale.perf.comm import all_reduce_time, expert_dispatch_time, group_links
 from swarmscale.perf.compute import (
     QUANTISED_BYTES,
     ArrayLike,
@@ -177,7 +177,8 @@ class ReplicaModel:
         return gemm_set_time(gemms, tokens, tp, self.rates)
 
     def _ffn(self, tokens: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Dense and MoE feed-forward time of one layer for `tokens` tokens on one chip."""
+        """Dense and MoE feed-forward compute of one layer for `tokens` tokens on one chip
+        (the MoE layer's token exchange is `expert_exchange_s`)."""
         shapes, plan = self.shapes, self.plan
         dense = self._gemms(shapes.dense_mlp, tokens, plan.tp)
         if not shapes.experts:
@@ -199,13 +200,22 @@ class ReplicaModel:
         )
         moe = expert_s + (self._gemms(shared, tokens, plan.tp) if shapes.shared_experts else 0.0)
         moe = moe + self._gemms((Gemm(shapes.d_model, experts, "none"),), tokens, 1)
-        if plan.ep > 1:
-            copies = tokens * min(k, shapes.routed_node_limit or k)
-            a2a = self.cluster.efficiency.all_to_all.require()
-            moe = moe + 2.0 * all_to_all_time(
-                copies * shapes.d_model * self.job.act_bytes, plan.ep, self.ep_links, a2a
-            )
         return dense, moe
+
+    def expert_exchange_s(self, tokens: FloatArray) -> FloatArray:
+        """Dispatch and combine of one MoE layer's `tokens` over the ep ranks, as training
+        charges them (`expert_dispatch_time`): the dispatch carries the quantised tokens the
+        expert GEMMs take (DeepEP's FP8 dispatch), the combine the activations."""
+        shapes, plan = self.shapes, self.plan
+        if plan.ep == 1:
+            return np.zeros_like(tokens)
+        a2a = self.cluster.efficiency.all_to_all.require()
+        k, limit = float(shapes.active_experts), shapes.routed_node_limit
+        token = tokens * shapes.d_model
+        dispatch_bytes = 1.0 if self.job.precision in ("fp8", "fp4") else self.job.act_bytes
+        return expert_dispatch_time(
+            token * dispatch_bytes, k, plan.ep, self.ep_links, a2a, limit
+        ) + expert_dispatch_time(token * self.job.act_bytes, k, plan.ep, self.ep_links, a2a, limit)
 
     def _layer_common(self, tokens: FloatArray) -> FloatArray:
         """Attention projections, elementwise work, overheads and TP all-reduces of a layer."""
@@ -226,6 +236,7 @@ class ReplicaModel:
         shapes = self.shapes
         common = self._layer_common(tokens)
         dense, moe = self._ffn(tokens)
+        moe = moe + self.expert_exchange_s(tokens)
         share_moe = shapes.moe_layers / shapes.layers
         per_layer = common + attention_s + (1.0 - share_moe) * dense + share_moe * moe
         head = self._gemms((Gemm(shapes.d_model, shapes.vocab, "n"),), head_tokens, self.plan.tp)
