@@ -43,6 +43,10 @@ class SoftwareOptions:
     `autocast`: fp32 weights under `torch.autocast(bfloat16)` (calibrate's step, nanoGPT):
     each weight is cast to bf16 every forward and its gradient back, and the residual stream
     (embeddings, norms, residual adds) stays fp32.
+    `pipeline_layout`: the run gives Megatron-core an explicit layout of the layers over the
+    virtual pipeline stages (`pipeline_model_parallel_layout`, Megatron-Bridge's `pp_layout`,
+    e.g. "Et*4|(t*4|)*14tmL" for DeepSeek-V3 at pp 2, vp 8), so interleaving needs no even
+    split: each virtual stage holds ceil(layers / (pp x vp)) layers, the last ones fewer.
     """
 
     fused_attention: bool = True
@@ -56,6 +60,7 @@ class SoftwareOptions:
     activation_offload_layers: int = 0
     fused_loss: bool = True
     autocast: bool = False
+    pipeline_layout: bool = False
 
     def __post_init__(self) -> None:
         if self.activation_offload_layers < 0:

@@ -15,9 +15,10 @@ from swarmscale.perf.validity import (
     batch_scale,
     largest_stage,
     micro_batches,
+    rank_layers,
     rule_codes,
 )
-from swarmscale.workload import TrainingJob
+from swarmscale.workload import SoftwareOptions, TrainingJob
 
 
 @pytest.mark.parametrize(
@@ -53,6 +54,20 @@ def test_virtual_stages_need_only_divide_a_stage(catalog: Catalog) -> None:
     reasons = _codes(catalog, job, plans, 8)
     assert reasons[0] == reasons[2] == reasons[3] == "ok"
     assert reasons[1].startswith("interleaving")
+
+
+def test_an_explicit_pipeline_layout_interleaves_any_vp(catalog: Catalog) -> None:
+    """DeepSeek-V3's 61 layers at pp 2, vp 8 (NeMo's GB300 recipe): 31 layers a stage do not
+    split into 8, which Megatron-core runs only with an explicit layout ("Et*4|(t*4|)*14tmL"):
+    16 virtual stages of 4 layers, the last of 1, so the first rank holds 8 x 4 = 32."""
+    model = catalog.model("deepseek-v3")
+    plan = Plan(pp=2, dp=8, ep=8, vp=8, schedule="interleaved")
+    plain = TrainingJob(model, 4096, 64)
+    laid_out = TrainingJob(model, 4096, 64, software=SoftwareOptions(pipeline_layout=True))
+    assert _codes(catalog, plain, [plan], 16)[0].startswith("interleaving")
+    assert _codes(catalog, laid_out, [plan], 16) == ["ok"]
+    grid = PlanGrid.from_plans([plan, Plan(pp=2, dp=8, ep=8)])
+    assert list(rank_layers(laid_out, grid)) == [32, 31]
 
 
 def test_zero3_combines_with_pipeline_parallelism(catalog: Catalog) -> None:

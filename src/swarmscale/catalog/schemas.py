@@ -685,6 +685,8 @@ class CaseSoftware(Frozen):
     `serving_engine`: the serving steps ran in an engine with per-step host work (off: bare
     forward passes or graph replays timed on the device). `autocast`: fp32 weights under
     `torch.autocast` to bf16 (fp32 residual stream, a weight cast per forward).
+    `pipeline_layout`: Megatron-core ran an explicit layout of the layers over the virtual
+    pipeline stages (`pipeline_model_parallel_layout`), so vp need not divide a stage's layers.
     """
 
     fused_attention: bool = True
@@ -702,6 +704,7 @@ class CaseSoftware(Frozen):
     fused_loss: bool = True
     autocast: bool = False
     activation_offload_layers: int = Field(default=0, ge=0, le=10_000)
+    pipeline_layout: bool = False
 
 
 class ServingSlo(Frozen):

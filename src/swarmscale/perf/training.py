@@ -57,8 +57,8 @@ from swarmscale.perf.validity import (
     OOM_CODE,
     batch_scale,
     micro_batches,
+    rank_layers,
     rule_codes,
-    stage_layers,
 )
 from swarmscale.workload import TrainingJob
 
@@ -447,7 +447,7 @@ def _dp_exposed(
     grad_sync = all_gather_time(params * grad_bytes, group, links)
     param_sync = all_gather_time(params * WEIGHT_BYTES, group, links)
     all_reduce = all_reduce_time(params * grad_bytes, group, links)
-    layers = stage_layers(job.model.layers, pp).astype(float)
+    layers = rank_layers(job, grid).astype(float)
     chunks = np.where(pp > 1, grid.vp.astype(float), layers)
     chunked = np.maximum(grad_sync - stage_bwd, grad_sync / chunks) + np.maximum(
         param_sync - stage_fwd, param_sync / chunks
@@ -523,7 +523,7 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
 
     # The largest stage sets the pace; the last one, which also runs the LM head and the loss,
     # holds at most an even share of the layers (see `largest_stage`).
-    per_stage = stage_layers(shapes.layers, grid.pp).astype(float)
+    per_stage = rank_layers(job, grid).astype(float)
     last_stage = np.minimum(per_stage, np.floor(layers / pp))
 
     # Parameters held by one device (the stage with the embedding or the head). Experts are

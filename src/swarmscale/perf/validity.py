@@ -6,8 +6,9 @@ The rules follow what Megatron-LM / NeMo, torchtitan and DeepSpeed accept:
 - pipeline stages hold the layers as evenly as Megatron-core can split them (uneven first and
   last stages; `largest_stage`); the search only offers splits whose largest stage is within
   a layer of an even share (`balanced_pp`), a fixed pp may be anything up to the layers;
-- interleaving (vp > 1 virtual stages) needs vp to divide the layers of the largest stage and
-  the micro-batches to be a multiple of pp (Megatron-LM's schedule);
+- interleaving (vp > 1 virtual stages) needs vp to divide the layers of the largest stage
+  (unless the run gives Megatron-core an explicit pipeline layout, `rank_layers`) and the
+  micro-batches to be a multiple of pp (Megatron-LM's schedule);
 - expert parallelism divides the experts and is carved out of the dp x cp ranks;
 - context parallelism splits the sequence into 2 x cp chunks (load-balanced causal attention);
 - DualPipe needs an even pp >= 2 and at least pp micro-batches (DeepSeek-V3, arXiv:2412.19437);
@@ -84,6 +85,25 @@ def stage_layers(layers: int, pp: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.asarray([sizes[int(p)] for p in pp], dtype=np.int64)
 
 
+def _laid_out(grid: PlanGrid, job: TrainingJob, per_stage: NDArray[np.int64]) -> BoolArray:
+    """Interleaved plans whose vp does not divide the stage's layers but run under an explicit
+    pipeline layout (`SoftwareOptions.pipeline_layout`)."""
+    interleaved = grid.schedule == SCHEDULE_CODES["interleaved"]
+    uneven = per_stage % np.maximum(grid.vp, 1) != 0
+    return np.asarray(interleaved & uneven & job.software.pipeline_layout)
+
+
+def rank_layers(job: TrainingJob, grid: PlanGrid) -> NDArray[np.int64]:
+    """Transformer layers on the fullest pipeline rank: `stage_layers`, or under an explicit
+    layout vp virtual stages of ceil(layers / (pp x vp)) layers each (DeepSeek-V3's 61 layers
+    at pp 2, vp 8: 8 x 4 = 32 on the first rank)."""
+    layers = job.model.layers
+    per_stage = stage_layers(layers, grid.pp)
+    chunks = np.maximum(grid.pp * grid.vp, 1)
+    laid_out = grid.vp * -(-layers // chunks)
+    return np.asarray(np.where(_laid_out(grid, job, per_stage), laid_out, per_stage))
+
+
 def balanced_pp(layers: int, pp: int) -> bool:
     """A split the search offers: its largest stage holds no more than an even share
     (ceil(layers / pp)) would."""
@@ -93,7 +113,8 @@ def balanced_pp(layers: int, pp: int) -> bool:
 def _interleaving_broken(grid: PlanGrid, job: TrainingJob, _: Cluster) -> BoolArray:
     interleaved = grid.schedule == SCHEDULE_CODES["interleaved"]
     per_stage = stage_layers(job.model.layers, grid.pp)
-    bad = (grid.vp < 2) | (per_stage % grid.vp != 0) | (micro_batches(job, grid) % grid.pp != 0)
+    uneven = (per_stage % grid.vp != 0) & ~_laid_out(grid, job, per_stage)
+    bad = (grid.vp < 2) | uneven | (micro_batches(job, grid) % grid.pp != 0)
     return np.asarray((interleaved & bad) | (~interleaved & (grid.vp > 1)))
 
 
