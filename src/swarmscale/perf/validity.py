@@ -144,7 +144,8 @@ RULES: tuple[PlanRule, ...] = (
         lambda g, j, _: np.asarray(g.pp > j.model.layers),
     ),
     PlanRule(
-        "interleaving needs vp > 1 dividing a stage's layers and micro-batches divisible by pp",
+        "interleaving needs vp > 1 dividing a stage's layers (or software pipeline_layout, an "
+        "explicit Megatron-core layout) and micro-batches divisible by pp",
         _interleaving_broken,
     ),
     PlanRule(
