@@ -395,7 +395,7 @@ def _offload_exposed_s(
         return np.zeros_like(stored)
     link = cluster.chip.host_bandwidth
     if link is None or link.value is None:
-        raise ValueError(
+        raise UnknownValueError(
             f"activation offloading needs the host bandwidth of {cluster.chip.id}, which the "
             "catalog does not give"
         )
