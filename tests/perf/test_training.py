@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from swarmscale.catalog import Catalog, UnknownValueError, default_catalog
 from swarmscale.catalog.loader import DATA_ROOT, load_cases
 from swarmscale.hardware import Cluster, build_cluster
+from swarmscale.perf.comm import all_gather_time, group_links
 from swarmscale.perf.plans import Plan, PlanGrid
 from swarmscale.perf.training import evaluate_training, model_flops_per_token
 from swarmscale.plan.search import enumerate_plans
@@ -159,3 +160,23 @@ def test_pipeline_bubble_shrinks_with_interleaving(catalog: Catalog) -> None:
     interleaved = dataclasses.replace(plain, schedule="interleaved", vp=2)
     arrays = evaluate_training(JOB, cluster, PlanGrid.from_plans([plain, interleaved]))
     assert arrays.bubble_s[1] < arrays.bubble_s[0]
+
+
+def test_the_last_gradient_bucket_shows_and_grows_with_data_parallelism(catalog: Catalog) -> None:
+    """Megatron-core's DDP buckets hold max(40M, 1M x dp) parameters (distributed_data_parallel
+    .py), and the last bucket's reduce-scatter outlasts the backward: Llama 3 8B at TP 8 on 768
+    and 2,304 H100 (dp 96 and 288, the same four sequences per rank, as Nemotron-4 15B's batch
+    ramp ran) exposes at least one fp32 bucket's reduce-scatter, and more at the larger dp,
+    although each rank's work is the same."""
+    job_small = TrainingJob(catalog.model("llama3-8b"), 4096, 384)
+    job_large = TrainingJob(catalog.model("llama3-8b"), 4096, 1152)
+    exposed = []
+    for job, dp in ((job_small, 96), (job_large, 288)):
+        cluster = build_cluster(catalog, "h100-sxm", 8 * dp)
+        grid = PlanGrid.from_plans([Plan(tp=8, dp=dp, micro_batch=4, zero=1)])
+        arrays = evaluate_training(job, cluster, grid)
+        links = group_links(cluster, dp, 8)
+        bucket = max(40e6, 1e6 * dp) * 4.0
+        assert float(arrays.dp_comm_s[0]) >= float(all_gather_time(bucket, dp, links))
+        exposed.append(float(arrays.dp_comm_s[0]))
+    assert exposed[1] > exposed[0]

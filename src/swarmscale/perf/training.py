@@ -62,6 +62,9 @@ from swarmscale.perf.validity import (
 )
 from swarmscale.workload import TrainingJob
 
+# Megatron-core's default DDP bucket: max(40M, 1M x data-parallel size) parameters.
+BUCKET_MIN_PARAMS = 40e6
+BUCKET_PARAMS_PER_RANK = 1e6
 # Adam update traffic per parameter: read master, grad, m, v (16 B); write master, m, v (12 B)
 # and the bf16 copy (2 B).
 OPTIMIZER_TRAFFIC_BYTES = 30.0
@@ -436,10 +439,11 @@ def _dp_exposed(
 
     ZeRO 1-2 (Megatron's distributed optimizer) reduce-scatters the gradients during the last
     micro-batch's backward and all-gathers the updated weights during the next step's first
-    forward, chunked by layer (by virtual stage under pipelining), so at least one chunk
-    shows (Megatron-Bridge "Communication Overlap" guide); ZeRO 0 all-reduces the gradients
-    during the backward; ZeRO 3 gathers the weights for every micro-batch's forward and
-    backward (under pipeline parallelism it keeps them gathered through the step instead)."""
+    forward, in buckets of max(40M, 1M x dp) parameters per model chunk, so at least one
+    bucket shows each way (Megatron-Bridge "Communication Overlap" guide); ZeRO 0 all-reduces
+    the gradients during the backward; ZeRO 3 gathers the weights for every micro-batch's
+    forward and backward (under pipeline parallelism it keeps them gathered through the step
+    instead)."""
     links = group_links(cluster, group, stride)
     zero, pp = grid.zero, grid.pp
     micro = micro_batches(job, grid).astype(float)
@@ -449,9 +453,15 @@ def _dp_exposed(
     all_reduce = all_reduce_time(params * grad_bytes, group, links)
     layers = rank_layers(job, grid).astype(float)
     chunks = np.where(pp > 1, grid.vp.astype(float), layers)
-    chunked = np.maximum(grad_sync - stage_bwd, grad_sync / chunks) + np.maximum(
-        param_sync - stage_fwd, param_sync / chunks
-    )
+    # Megatron-core's DDP syncs each model chunk's gradients in buckets of max(40M, 1M x dp)
+    # parameters (`distributed_data_parallel.py`), each starting when its last gradient is
+    # ready: the last bucket's reduce-scatter outlasts the backward, the first bucket's
+    # all-gather precedes the forward.
+    chunk_params = params / np.where(pp > 1, grid.vp.astype(float), 1.0)
+    bucket = np.minimum(chunk_params, np.maximum(BUCKET_MIN_PARAMS, BUCKET_PARAMS_PER_RANK * group))
+    chunked = np.maximum(
+        grad_sync - stage_bwd, all_gather_time(bucket * grad_bytes, group, links)
+    ) + np.maximum(param_sync - stage_fwd, all_gather_time(bucket * WEIGHT_BYTES, group, links))
     per_micro_batch = (zero == 3) & (pp == 1)
     exposed = np.where(
         zero == 0,
