@@ -432,10 +432,12 @@ def _dp_exposed(
     params: FloatArray,
     group: FloatArray,
     stride: FloatArray,
+    layers: FloatArray,
     stage_fwd: FloatArray,
     stage_bwd: FloatArray,
 ) -> FloatArray:
-    """Exposed data-parallel communication of `params` over a group of `group` ranks.
+    """Exposed data-parallel communication of `params` over a group of `group` ranks, on a
+    rank holding `layers` layers.
 
     ZeRO 1-2 (Megatron's distributed optimizer) reduce-scatters the gradients during the last
     micro-batch's backward and all-gathers the updated weights during the next step's first
@@ -451,13 +453,13 @@ def _dp_exposed(
     grad_sync = all_gather_time(params * grad_bytes, group, links)
     param_sync = all_gather_time(params * WEIGHT_BYTES, group, links)
     all_reduce = all_reduce_time(params * grad_bytes, group, links)
-    layers = rank_layers(job, grid).astype(float)
-    chunks = np.where(pp > 1, grid.vp.astype(float), layers)
+    model_chunks = np.where(pp > 1, grid.vp.astype(float), 1.0)
+    chunks = np.where(pp > 1, model_chunks, layers)
     # Megatron-core's DDP syncs each model chunk's gradients in buckets of max(40M, 1M x dp)
     # parameters (`distributed_data_parallel.py`), each starting when its last gradient is
     # ready: the last bucket's reduce-scatter outlasts the backward, the first bucket's
     # all-gather precedes the forward.
-    chunk_params = params / np.where(pp > 1, grid.vp.astype(float), 1.0)
+    chunk_params = params / model_chunks
     bucket = np.minimum(chunk_params, np.maximum(BUCKET_MIN_PARAMS, BUCKET_PARAMS_PER_RANK * group))
     chunked = np.maximum(
         grad_sync - stage_bwd, all_gather_time(bucket * grad_bytes, group, links)
@@ -613,11 +615,11 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     pipeline_s = (micro + bubble_stages) * microbatch_s
     bubble_s = bubble_stages * microbatch_s
 
+    stage_fwd, stage_bwd = per_stage * layer_fwd, per_stage * layer_bwd
     dp_exposed = _dp_exposed(
-        job, cluster, grid, dense_local, dp_group, tp, per_stage * layer_fwd, per_stage * layer_bwd
+        job, cluster, grid, dense_local, dp_group, tp, per_stage, stage_fwd, stage_bwd
     ) + _dp_exposed(
-        job, cluster, grid, expert_local, expert_dp, tp * ep, per_stage * layer_fwd,
-        per_stage * layer_bwd,
+        job, cluster, grid, expert_local, expert_dp, tp * ep, per_stage, stage_fwd, stage_bwd
     )  # fmt: skip
     # The Adam update touches the parameters whose state this device holds (sharded by ZeRO).
     optimizer_s = stream_time(
