@@ -398,8 +398,8 @@ class PriceFact(Frozen):
 # Efficiency factors that are fractions of a datasheet peak. All but gemm_memory are capped at
 # one: a memory-bound GEMM can beat the HBM datasheet when its weights sit in a large L2.
 FRACTION_FACTORS = (
-    "gemm", "gemm_fp8", "attention", "memory", "gemm_memory", "scale_up", "scale_out",
-    "all_to_all", "training_sustained",
+    "gemm", "gemm_fp8", "gemm_fp4", "attention", "memory", "gemm_memory", "scale_up",
+    "scale_out", "all_to_all", "training_sustained",
 )  # fmt: skip
 
 
@@ -433,6 +433,7 @@ class Efficiency(Frozen):
     applies_to: str = Field(min_length=2, description="the most specific layer used")
     gemm: Fraction = Field(description="large bf16/fp16 GEMM throughput / peak")
     gemm_fp8: Fraction = Field(description="large fp8 GEMM / fp8 peak")
+    gemm_fp4: Fraction = Field(description="large block-scaled fp4 (NVFP4, MXFP4) GEMM / fp4 peak")
     attention: Fraction = Field(
         description="fused attention throughput / bf16 peak at long sequences and head dim 128, "
         "as FlashAttention-2-class kernels (PyTorch SDPA's flash backend) reach it"
@@ -477,9 +478,10 @@ class Efficiency(Frozen):
 
 
 EFFICIENCY_FACTORS = (
-    "gemm", "gemm_fp8", "attention", "attention_tuned_gain", "memory", "gemm_memory",
-    "scale_up", "scale_out", "all_to_all", "kernel_overhead", "graph_kernel_overhead",
-    "scale_up_latency", "scale_out_latency", "serving_step_overhead", "training_sustained",
+    "gemm", "gemm_fp8", "gemm_fp4", "attention", "attention_tuned_gain", "memory",
+    "gemm_memory", "scale_up", "scale_out", "all_to_all", "kernel_overhead",
+    "graph_kernel_overhead", "scale_up_latency", "scale_out_latency", "serving_step_overhead",
+    "training_sustained",
 )  # fmt: skip
 
 
@@ -489,6 +491,7 @@ class EfficiencyEntry(Frozen):
     applies_to: str = Field(min_length=2, description="'default', a software stack or a chip id")
     gemm: Fraction | None = None
     gemm_fp8: Fraction | None = None
+    gemm_fp4: Fraction | None = None
     attention: Fraction | None = None
     attention_tuned_gain: Ratio | None = None
     memory: Fraction | None = None
