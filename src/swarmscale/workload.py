@@ -47,6 +47,11 @@ class SoftwareOptions:
     virtual pipeline stages (`pipeline_model_parallel_layout`, Megatron-Bridge's `pp_layout`,
     e.g. "Et*4|(t*4|)*14tmL" for DeepSeek-V3 at pp 2, vp 8), so interleaving needs no even
     split: each virtual stage holds ceil(layers / (pp x vp)) layers, the last ones fewer.
+    `moe_parallel_folding`: expert layers get their own parallel grid (Megatron-core's MoE
+    parallel folding with `expert_tensor_parallel_size` 1, arXiv:2504.14960): whole experts per
+    rank, the expert group over consecutive ranks of the tp x cp x dp ones (so ep may exceed
+    dp x cp), and each expert's replicas over the tp x cp x dp / ep ranks left; off, experts
+    spread over the data-parallel ranks only (stride tp x cp), replicated over dp x cp / ep.
     """
 
     fused_attention: bool = True
@@ -61,6 +66,7 @@ class SoftwareOptions:
     fused_loss: bool = True
     autocast: bool = False
     pipeline_layout: bool = False
+    moe_parallel_folding: bool = False
 
     def __post_init__(self) -> None:
         if self.activation_offload_layers < 0:

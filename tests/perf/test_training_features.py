@@ -15,6 +15,7 @@ from swarmscale.hardware import build_cluster
 from swarmscale.perf.comm import expert_dispatch_time, group_links
 from swarmscale.perf.plans import Plan, PlanGrid
 from swarmscale.perf.training import TrainingArrays, evaluate_training
+from swarmscale.perf.validity import OOM_CODE
 from swarmscale.workload import SoftwareOptions, TrainingJob
 
 CATALOG = default_catalog()
@@ -234,3 +235,25 @@ def test_nvfp4_training_runs_at_the_fp4_peak_with_its_own_casts(catalog: Catalog
         evaluate_training(
             TrainingJob(model, 8192, 256, "fp4"), build_cluster(catalog, "h100-sxm", 64), grid
         )
+
+
+def test_folded_expert_layers_span_the_tensor_parallel_ranks(catalog: Catalog) -> None:
+    """Megatron-core's MoE parallel folding (expert tensor parallelism 1) lays the expert group
+    over tp x cp x dp ranks: ep 8 with tp 2 and dp 4 runs only when folded (NeMo's Qwen3-235B
+    on 256 H100: tp 2, dp 16, ep 32), and each expert's optimizer state then shards over
+    tp x dp / ep ranks, so at tp 2, dp 8, ep 8 a rank keeps half the expert optimizer state it
+    keeps unfolded: 12 B x 5.64e9 expert parameters (Mixtral 8x7B, one expert per rank) / 2."""
+    cluster = build_cluster(catalog, "h100-sxm", 16)
+    model = catalog.model("mixtral-8x7b")
+    plain = TrainingJob(model, 4096, 64)
+    folded = dataclasses.replace(plain, software=SoftwareOptions(moe_parallel_folding=True))
+    narrow = PlanGrid.from_plans([Plan(tp=2, pp=2, dp=4, ep=8, micro_batch=1)])
+    assert not evaluate_training(plain, cluster, narrow).feasible[0]
+    assert evaluate_training(folded, cluster, narrow).reason[0] in (0, OOM_CODE)
+    wide = PlanGrid.from_plans([Plan(tp=2, dp=8, ep=8, micro_batch=1)])
+    saved = (
+        evaluate_training(plain, cluster, wide).optimizer_bytes[0]
+        - evaluate_training(folded, cluster, wide).optimizer_bytes[0]
+    )
+    expert_params = 32 * 3 * 4096 * 14336
+    assert saved == pytest.approx(12.0 * expert_params / 2, rel=0.01)

@@ -690,6 +690,8 @@ class CaseSoftware(Frozen):
     `torch.autocast` to bf16 (fp32 residual stream, a weight cast per forward).
     `pipeline_layout`: Megatron-core ran an explicit layout of the layers over the virtual
     pipeline stages (`pipeline_model_parallel_layout`), so vp need not divide a stage's layers.
+    `moe_parallel_folding`: the expert layers ran on their own grid with expert tensor
+    parallelism 1 (Megatron-core MoE parallel folding), so ep may span tp x cp x dp ranks.
     """
 
     fused_attention: bool = True
@@ -708,6 +710,7 @@ class CaseSoftware(Frozen):
     autocast: bool = False
     activation_offload_layers: int = Field(default=0, ge=0, le=10_000)
     pipeline_layout: bool = False
+    moe_parallel_folding: bool = False
 
 
 class ServingSlo(Frozen):

@@ -241,7 +241,10 @@ def _layer_times(
 
     ep_f = np.zeros_like(tp)
     if moe:
-        ep_links = group_links(cluster, ep, tp * cp)
+        # Folded expert layers (Megatron-core MoE parallel folding) group consecutive ranks;
+        # otherwise the expert group runs over the data-parallel ranks, one per tp x cp block.
+        stride = np.ones_like(tp) if job.software.moe_parallel_folding else tp * cp
+        ep_links = group_links(cluster, ep, stride)
         routed = tokens / tp  # each TP rank dispatches its own shard, as above
         dispatch_bytes = routed * d * (1.0 if job.precision == "fp8" else 2.0)
         a2a = eff.all_to_all.require()
@@ -539,14 +542,16 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     last_stage = np.minimum(per_stage, np.floor(layers / pp))
 
     # Parameters held by one device (the stage with the embedding or the head). Experts are
-    # replicated only over the dp x cp / ep ranks that hold the same experts (the expert data-
-    # parallel group), so their gradients and optimizer state shard over that group.
+    # replicated only over the ranks that hold the same experts (the expert data-parallel
+    # group: dp x cp / ep, or tp x dp x cp / ep when folded), so their gradients and optimizer
+    # state shard over that group.
     embed = shapes.vocab * shapes.d_model / tp
     local_params = per_stage * mix("params") + embed
     expert_local = per_stage * mix("expert_params")
     dense_local = local_params - expert_local
     dp_group = dp * cp
-    expert_dp = np.maximum(dp_group / ep, 1.0)
+    folding = job.software.moe_parallel_folding
+    expert_dp = np.maximum(dp_group * (tp if folding else 1.0) / ep, 1.0)
     logits = 2.0 * tokens * shapes.vocab / tp * 4.0
     capacity = chip.memory.require() * USABLE_MEMORY_FRACTION
 
@@ -619,7 +624,8 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     dp_exposed = _dp_exposed(
         job, cluster, grid, dense_local, dp_group, tp, per_stage, stage_fwd, stage_bwd
     ) + _dp_exposed(
-        job, cluster, grid, expert_local, expert_dp, tp * ep, per_stage, stage_fwd, stage_bwd
+        job, cluster, grid, expert_local, expert_dp, ep * (1.0 if folding else tp), per_stage,
+        stage_fwd, stage_bwd,
     )  # fmt: skip
     # The Adam update touches the parameters whose state this device holds (sharded by ZeRO).
     optimizer_s = stream_time(

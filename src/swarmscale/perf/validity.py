@@ -120,7 +120,8 @@ def _interleaving_broken(grid: PlanGrid, job: TrainingJob, _: Cluster) -> BoolAr
 
 def _experts_broken(grid: PlanGrid, job: TrainingJob, _: Cluster) -> BoolArray:
     experts = job.model.moe.experts if job.model.moe else 0
-    bad_split = (experts == 0) | (experts % grid.ep != 0) | ((grid.dp * grid.cp) % grid.ep != 0)
+    spanned = grid.dp * grid.cp * (grid.tp if job.software.moe_parallel_folding else 1)
+    bad_split = (experts == 0) | (experts % grid.ep != 0) | (spanned % grid.ep != 0)
     return np.asarray((grid.ep > 1) & bad_split)
 
 
@@ -149,7 +150,8 @@ RULES: tuple[PlanRule, ...] = (
         _interleaving_broken,
     ),
     PlanRule(
-        "expert parallelism must divide the experts and dp x cp (and needs an MoE model)",
+        "expert parallelism must divide the experts and dp x cp (tp x dp x cp with software "
+        "moe_parallel_folding) and needs an MoE model",
         _experts_broken,
     ),
     PlanRule(
