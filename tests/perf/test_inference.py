@@ -220,3 +220,29 @@ def test_serving_and_training_exchange_moe_tokens_alike(catalog: Catalog) -> Non
     assert float(replica.expert_exchange_s(np.asarray(tokens))) == pytest.approx(expected)
     dense = _replica("llama3-70b")
     assert float(dense.expert_exchange_s(np.asarray(tokens))) == 0.0
+
+
+def _with_factor(factor: str, value: float) -> Catalog:
+    entry = CATALOG.efficiency["default"]
+    quantity = getattr(entry, factor).model_copy(update={"value": value, "low": None})
+    updated = entry.model_copy(update={factor: quantity})
+    return dataclasses.replace(CATALOG, efficiency={**CATALOG.efficiency, "default": updated})
+
+
+def test_serving_compute_runs_at_its_own_sustained_share() -> None:
+    """A serving step's GEMMs and attention run at `serving_sustained` (fitted on serving
+    cases), not at training's share: a compute-bound 8K prefill of Llama 3 8B on one H100
+    takes about 0.78 / 0.9 times as long with the share raised from 0.78 to 0.9, and does not
+    move when `training_sustained` changes."""
+
+    def prefill_s(catalog: Catalog) -> float:
+        job = InferenceJob(catalog.model("llama3-8b"), "bf16")
+        replica = ReplicaModel(job, build_cluster(catalog, "h100-sxm", 1), ServingPlan(tp=1))
+        return float(replica.prefill_s(8192, 8192**2))
+
+    shipped = prefill_s(CATALOG)
+    assert CATALOG.efficiency["default"].serving_sustained.require() == pytest.approx(0.78)
+    assert prefill_s(_with_factor("serving_sustained", 0.9)) == pytest.approx(
+        shipped * 0.78 / 0.9, rel=0.05
+    )
+    assert prefill_s(_with_factor("training_sustained", 0.5)) == pytest.approx(shipped)

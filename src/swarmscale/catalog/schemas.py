@@ -399,7 +399,7 @@ class PriceFact(Frozen):
 # one: a memory-bound GEMM can beat the HBM datasheet when its weights sit in a large L2.
 FRACTION_FACTORS = (
     "gemm", "gemm_fp8", "gemm_fp4", "attention", "memory", "gemm_memory", "scale_up",
-    "scale_out", "all_to_all", "training_sustained",
+    "scale_out", "all_to_all", "training_sustained", "serving_sustained",
 )  # fmt: skip
 
 
@@ -459,8 +459,12 @@ class Efficiency(Frozen):
     training_sustained: Fraction = Field(
         description="share of the kernel benchmarks' tensor-core rate a whole training step "
         "sustains (clocks under a step's power draw, backward layouts, SMs lent to overlapped "
-        "communication): the one factor fitted on validation cases, on training cases only; "
-        "serving steps use it too"
+        "communication): fitted on the training validation cases"
+    )
+    serving_sustained: Fraction = Field(
+        description="the same share for a serving step, which runs forward GEMMs only, with "
+        "no backward layouts and no overlapped gradient traffic: fitted on the serving "
+        "validation cases"
     )
 
     def at(self, bound: Literal["low", "high"] | None) -> Efficiency:
@@ -481,7 +485,7 @@ EFFICIENCY_FACTORS = (
     "gemm", "gemm_fp8", "gemm_fp4", "attention", "attention_tuned_gain", "memory",
     "gemm_memory", "scale_up", "scale_out", "all_to_all", "kernel_overhead",
     "graph_kernel_overhead", "scale_up_latency", "scale_out_latency", "serving_step_overhead",
-    "training_sustained",
+    "training_sustained", "serving_sustained",
 )  # fmt: skip
 
 
@@ -505,6 +509,7 @@ class EfficiencyEntry(Frozen):
     scale_out_latency: Seconds | None = None
     serving_step_overhead: Seconds | None = None
     training_sustained: Fraction | None = None
+    serving_sustained: Fraction | None = None
     fitted: tuple[str, ...] = Field(
         default=(), description="factors of this entry fitted on the fit-split cases"
     )

@@ -137,7 +137,9 @@ def _write_report(
     command = f"swarmscale validate --markdown {markdown}" + (f" --plot {plot}" if plot else "")
     outcome, tables = _leave_one_group_out(cases)
     catalog = default_catalog()
-    fits = [fit_factor(cases, catalog, table.fitted, table) for table in tables]
+    # A factor no fit-split case of these files depends on (serving's, for training files) has
+    # nothing to report.
+    fits = [fit_factor(cases, catalog, table.fitted, table) for table in tables if table.log_ratio]
     single = {case.id for case in cases if case.chips == 1}
     profile_lines = profile_section(profile_pairs(cases, results, catalog), single)
     headline = logo_section(outcome)

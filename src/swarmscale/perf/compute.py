@@ -122,12 +122,11 @@ def gemm_rates(
     )
 
 
-def sustained(rates: GemmRates, efficiency: Efficiency) -> GemmRates:
-    """`rates` at the share of the kernel benchmarks' tensor rate a whole step sustains
-    (`training_sustained`): what training and serving steps run at, where `gemm_rates` alone
-    describes an isolated kernel."""
-    flops = rates.flops_per_s * efficiency.training_sustained.require()
-    return dataclasses.replace(rates, flops_per_s=flops)
+def sustained(rates: GemmRates, share: float) -> GemmRates:
+    """`rates` at the `share` of the kernel benchmarks' tensor rate a whole step sustains
+    (`training_sustained` or `serving_sustained`), where `gemm_rates` alone describes an
+    isolated kernel."""
+    return dataclasses.replace(rates, flops_per_s=rates.flops_per_s * share)
 
 
 def attention_plateau(efficiency: Efficiency, tuned: bool) -> float:

@@ -88,14 +88,12 @@ class ReplicaModel:
         self.weight_bytes = WEIGHT_BYTES[job.precision]
         # Serving engines replay decode as CUDA/HIP graphs: no host launch per kernel.
         self.overhead = eff.graph_kernel_overhead.require()
-        # A step's compute runs at the clocks a chip sustains under load, as in training.
+        # A step's compute runs at the share of the kernel rates a serving step sustains.
         rates = gemm_rates(chip, eff, job.precision, self.weight_bytes, ACT_BYTES, self.overhead)
-        self.rates = sustained(rates, eff)
-        self.attn_peak = (
-            chip.peak_flops("bf16")
-            * attention_plateau(eff, job.tuned_attention)
-            * eff.training_sustained.require()
-        )
+        share = eff.serving_sustained.require()
+        self.rates = sustained(rates, share)
+        plateau = attention_plateau(eff, job.tuned_attention)
+        self.attn_peak = chip.peak_flops("bf16") * plateau * share
         self.mem_bw = chip.memory_bandwidth.require()
         self.mem_eff = eff.memory.require()
         # An engine's host work per step (scheduling, sampling); a bare graph replay has none.

@@ -125,7 +125,8 @@ def _gemm_rates(job: TrainingJob, cluster: Cluster) -> GemmRates:
         )
     weight_bytes = QUANTISED_BYTES.get(job.precision, WEIGHT_BYTES)
     overhead = eff.kernel_overhead.require()
-    return sustained(gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead), eff)
+    rates = gemm_rates(chip, eff, job.precision, weight_bytes, ACT_BYTES, overhead)
+    return sustained(rates, eff.training_sustained.require())
 
 
 def _sharded_params(gemms: tuple[Gemm, ...], tp: FloatArray) -> FloatArray:

@@ -25,7 +25,7 @@ from swarmscale.validate.runner import CaseResult, NotPredicted, run_case
 COARSE = tuple(float(v) for v in np.round(np.arange(0.30, 1.0 + 1e-9, 0.05), 2))
 FINE = tuple(float(v) for v in np.round(np.arange(0.30, 1.0 + 1e-9, 0.01), 2))
 # Factors that only one kind of case depends on: the others would only dilute the median.
-FACTOR_KINDS = {"training_sustained": ("training",)}
+FACTOR_KINDS = {"training_sustained": ("training",), "serving_sustained": ("inference",)}
 
 
 @dataclass(frozen=True)
