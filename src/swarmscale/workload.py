@@ -156,6 +156,9 @@ class InferenceJob:
     `serving_engine`: steps run inside a serving engine, whose host work per step
     (scheduling, sampling) adds `serving_step_overhead`; off for bare forward passes and CUDA
     graph replays timed on the device, as calibrate's are.
+    `eager`: plain PyTorch eager forward passes (calibrate's prefill): each kernel is launched
+    from the host (`kernel_overhead`, not `graph_kernel_overhead`) and elementwise work runs
+    unfused, moving its tensors `EAGER_ELEMENTWISE_PASSES` times as often.
     """
 
     model: Model
@@ -167,6 +170,7 @@ class InferenceJob:
     per_head_decode_attention: bool = False
     all_prompt_logits: bool = False
     serving_engine: bool = True
+    eager: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.prefix_hit < 1.0:

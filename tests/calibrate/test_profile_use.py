@@ -101,10 +101,11 @@ def test_model_level_measurements_become_cases_the_validator_predicts(catalog: C
     assert train.measured["tokens_per_s"] == pytest.approx(16 * 1024 / 0.2)
     assert decode.measured["tokens_per_s"] == pytest.approx(8 / 2e-3)
     assert prefill.measured["ttft_s"] == 0.02
-    # The cases say what measure.py ran: eager PyTorch with a plain cross-entropy, and a
-    # prefill that computes logits for every position.
+    # The cases say what measure.py ran: eager PyTorch with a plain cross-entropy, an eager
+    # prefill that computes logits for every position, and a graph-replayed decode.
     assert train.software.eager and train.software.autocast and not train.software.fused_loss
-    assert prefill.software.all_prompt_logits
+    assert prefill.software.all_prompt_logits and prefill.software.eager
+    assert not decode.software.eager
     assert not decode.software.serving_engine and not prefill.software.serving_engine
     for case in cases:
         for result in run_case(case, catalog):

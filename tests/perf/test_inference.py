@@ -246,3 +246,26 @@ def test_serving_compute_runs_at_its_own_sustained_share() -> None:
         shipped * 0.78 / 0.9, rel=0.05
     )
     assert prefill_s(_with_factor("training_sustained", 0.5)) == pytest.approx(shipped)
+
+
+def test_an_eager_prefill_pays_a_host_launch_per_kernel() -> None:
+    """calibrate's prefill is an eager PyTorch forward: every kernel is launched from the host
+    (`kernel_overhead`, 4 us on CUDA) instead of replayed in a graph (1 us), and elementwise
+    work moves its tensors twice. A 512-token Llama 3 8B prefill on one H100 is slower by the
+    launches (32 layers x (GEMMs + 8 elementwise kernels) + the LM head, 3 us each) plus one
+    more elementwise pass, and by nothing else."""
+    model = CATALOG.model("llama3-8b")
+    cluster = build_cluster(CATALOG, "h100-sxm", 1)
+
+    def prefill_s(eager: bool) -> float:
+        job = InferenceJob(model, "bf16", serving_engine=False, eager=eager)
+        return float(ReplicaModel(job, cluster, ServingPlan(tp=1)).prefill_s(512, 512**2))
+
+    shapes = ReplicaModel(InferenceJob(model, "bf16"), cluster, ServingPlan(tp=1)).shapes
+    kernels = model.layers * (len(shapes.attention) + len(shapes.dense_mlp) + 8) + 1
+    launches = kernels * 3e-6
+    # One more pass over the norms', residuals' and rotary's bf16 tensors at 0.87 x 3.35 TB/s.
+    elements = 512 * (10 * shapes.d_model + 2 * shapes.qk_width)
+    one_pass = model.layers * elements * 2.0 / (3.35e12 * 0.87)
+    extra = prefill_s(True) - prefill_s(False)
+    assert extra == pytest.approx(launches + one_pass, rel=0.02)

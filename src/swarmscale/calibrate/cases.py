@@ -84,8 +84,9 @@ def _case(profile: DeviceProfile, measurement: Measurement) -> Case:
         batch=shape["batch"],
         input_len=prompt,
         plan={"tp": 1},
-        # measure.py's prefill is `model(tokens)`: logits for every prompt position, no engine.
-        software={"all_prompt_logits": True, "serving_engine": False},
+        # measure.py's prefill is an eager `model(tokens)`: logits for every prompt position,
+        # no engine, every kernel launched from the host.
+        software={"all_prompt_logits": True, "serving_engine": False, "eager": True},
         measured={"tokens_per_s": shape["batch"] * prompt / seconds, "ttft_s": seconds},
         **common,
     )

@@ -680,8 +680,9 @@ class CaseSoftware(Frozen):
     sequence parallelism). `ep_comm_overlap`: expert all-to-all of one micro-batch hidden
     behind another's compute (Megatron-core `overlap_moe_expert_parallel_comm`).
     `grad_reduce_fp32`: fp32 gradient buffers and reduction (off: bf16, NeMo's benchmarks).
-    `cuda_graphs`: decode steps replayed as CUDA graphs (serving engines' default); serving
-    cases without them (or eager) are listed as not predicted.
+    `cuda_graphs`: decode steps replayed as CUDA graphs (serving engines' default); decode
+    cases without them (or eager) are listed as not predicted, an eager prefill is predicted
+    with a host launch per kernel and unfused elementwise work.
     `tuned_attention`: the chip vendor's tuned fused attention ran (unset: implied by the
     framework, see `validate.frameworks`). `per_head_decode_attention`: the decode attention
     kernel ran one thread block per query head, so a grouped-query model's K and V were read

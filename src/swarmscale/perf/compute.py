@@ -23,6 +23,11 @@ ArrayLike = FloatArray | float
 
 ROOFLINE_SHARPNESS = 2.5
 
+# Unfused PyTorch moves each elementwise tensor about twice as often as fused kernels: an RMSNorm
+# written as pow, mean, rsqrt-multiply and scale reads or writes the row 7 times against 2, a
+# SwiGLU as silu then multiply 5 times against 3, a residual add 3 times either way.
+EAGER_ELEMENTWISE_PASSES = 2.0
+
 # Bytes per element of a quantised GEMM operand: FP8 one; NVFP4 and MXFP4 half a byte plus one
 # scale per 16 or 32 values, about 4.5 bits.
 QUANTISED_BYTES: dict[str, float] = {"fp8": 1.0, "fp4": 0.5625}

@@ -16,6 +16,7 @@ import numpy as np
 from swarmscale.hardware import Cluster
 from swarmscale.perf.comm import all_reduce_time, expert_dispatch_time, group_links
 from swarmscale.perf.compute import (
+    EAGER_ELEMENTWISE_PASSES,
     QUANTISED_BYTES,
     ArrayLike,
     FloatArray,
@@ -86,8 +87,11 @@ class ReplicaModel:
         self.shapes: LayerShapes = layer_shapes(model)
         chip, eff = cluster.chip, cluster.efficiency
         self.weight_bytes = WEIGHT_BYTES[job.precision]
-        # Serving engines replay decode as CUDA/HIP graphs: no host launch per kernel.
-        self.overhead = eff.graph_kernel_overhead.require()
+        # Serving engines replay decode as CUDA/HIP graphs: no host launch per kernel; eager
+        # PyTorch launches each kernel from the host and runs elementwise work unfused.
+        eager = job.eager
+        self.overhead = (eff.kernel_overhead if eager else eff.graph_kernel_overhead).require()
+        self.elementwise_passes = EAGER_ELEMENTWISE_PASSES if eager else 1.0
         # A step's compute runs at the share of the kernel rates a serving step sustains.
         rates = gemm_rates(chip, eff, job.precision, self.weight_bytes, ACT_BYTES, self.overhead)
         share = eff.serving_sustained.require()
@@ -221,7 +225,9 @@ class ReplicaModel:
         projections = self._gemms(shapes.attention, tokens, plan.tp)
         elems = tokens * (10.0 * shapes.d_model + 2.0 * shapes.qk_width / plan.tp)
         elementwise = stream_time(
-            elems * ACT_BYTES, mem_bw=self.mem_bw, mem_efficiency=self.mem_eff
+            self.elementwise_passes * elems * ACT_BYTES,
+            mem_bw=self.mem_bw,
+            mem_efficiency=self.mem_eff,
         )
         tp_comm = 2.0 * all_reduce_time(tokens * shapes.d_model * ACT_BYTES, plan.tp, self.tp_links)
         return projections + elementwise + ELEMENTWISE_KERNELS * self.overhead + tp_comm

@@ -28,6 +28,7 @@ from swarmscale.perf.comm import (
 )
 from swarmscale.perf.compute import (
     ATTENTION_BACKWARD_RATIO,
+    EAGER_ELEMENTWISE_PASSES,
     QUANTISED_BYTES,
     FloatArray,
     GemmRates,
@@ -70,10 +71,6 @@ BUCKET_PARAMS_PER_RANK = 1e6
 OPTIMIZER_TRAFFIC_BYTES = 30.0
 # Elementwise kernels (norms, residual adds, rotary, activation, casts) per layer forward.
 ELEMENTWISE_KERNELS = 8
-# Unfused PyTorch moves each elementwise tensor about twice as often as fused kernels: an RMSNorm
-# written as pow, mean, rsqrt-multiply and scale reads or writes the row 7 times against 2, a
-# SwiGLU as silu then multiply 5 times against 3, a residual add 3 times either way.
-EAGER_ELEMENTWISE_PASSES = 2.0
 # Bytes the loss moves per logit, forward and backward. A fused cross-entropy (Megatron's
 # vocab-parallel one, flash-attn's xentropy) reads and writes fp32 logits in each direction:
 # 24 B. Plain PyTorch (`cross_entropy(logits.float(), ...)`) moves about 40: the cast (read 2,

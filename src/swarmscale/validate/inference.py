@@ -30,6 +30,7 @@ def inference_job(case: Case, model: Any) -> InferenceJob:
         per_head_decode_attention=case.software.per_head_decode_attention,
         all_prompt_logits=case.software.all_prompt_logits,
         serving_engine=case.software.serving_engine,
+        eager=case.software.eager,
     )
 
 

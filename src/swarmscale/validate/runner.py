@@ -155,10 +155,11 @@ def run_case(case: Case, catalog: Catalog, cluster: Cluster | None = None) -> li
             metrics, ranked = predict_training(case, catalog, cluster)
             plan, feasible = ranked.plan.describe(), ranked.feasible
         else:
-            if case.software.eager or not case.software.cuda_graphs:
+            eager_prefill = case.phase == "prefill" and case.software.eager
+            if not eager_prefill and (case.software.eager or not case.software.cuda_graphs):
                 raise ValueError(
-                    "serving without CUDA graphs is bound by host dispatch per kernel, which "
-                    "the serving model does not include"
+                    "decode without CUDA graphs is bound by host dispatch per operation, which "
+                    "the serving model does not include (an eager prefill is predicted)"
                 )
             job = inference_job(case, case_model(case, catalog))
             metrics, plan, feasible = predict_inference(case, catalog, job, cluster)
