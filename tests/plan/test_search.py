@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from swarmscale.hardware import build_cluster
 from swarmscale.perf.plans import Plan, PlanGrid, parse_plan
 from swarmscale.perf.training import evaluate_training
 from swarmscale.plan.search import enumerate_plans, evaluate_plan, search
-from swarmscale.workload import TrainingJob
+from swarmscale.workload import SoftwareOptions, TrainingJob
 
 
 @pytest.fixture
@@ -99,3 +101,27 @@ def test_parse_plan() -> None:
         "micro_batch": 2,
         "recompute": "full",
     }
+
+
+def test_the_search_offers_only_the_schedules_a_framework_runs(catalog: Catalog) -> None:
+    """DualPipe is DeepSeek's schedule; a Megatron-LM case that fixes no schedule is predicted
+    with 1F1B or interleaving only (the validator passes `schedules`)."""
+    job = TrainingJob(catalog.model("llama3-70b"), 4096, 512)
+    cluster = build_cluster(catalog, "h100-sxm", 64)
+    every = enumerate_plans(job, cluster, {"pp": 8})
+    megatron = enumerate_plans(job, cluster, {"pp": 8}, schedules=("1f1b", "interleaved"))
+    codes = {int(c) for c in every.schedule}
+    assert len(codes) == 3 and len({int(c) for c in megatron.schedule}) == 2
+    assert len(megatron) < len(every)
+
+
+def test_folded_expert_layers_widen_the_expert_parallel_choices(catalog: Catalog) -> None:
+    """With MoE parallel folding ep may divide tp x dp x cp, not just dp x cp: at tp 4 on
+    8 chips (dp 2) the search offers ep 4 and 8 only when folded."""
+    job = TrainingJob(catalog.model("mixtral-8x7b"), 4096, 64)
+    folded = dataclasses.replace(job, software=SoftwareOptions(moe_parallel_folding=True))
+    cluster = build_cluster(catalog, "h100-sxm", 8)
+    fixed = {"chips": 8, "tp": 4, "pp": 1}
+    plain = {int(e) for e in enumerate_plans(job, cluster, fixed).ep}
+    wide = {int(e) for e in enumerate_plans(folded, cluster, fixed).ep}
+    assert plain == {1, 2} and wide == {1, 2, 4, 8}

@@ -18,6 +18,7 @@ from swarmscale.catalog.schemas import RECOMPUTE_NAMES, SCHEDULE_NAMES, plan_fie
 
 Recompute = Literal["none", "selective", "full", "partial", "op"]
 Schedule = Literal["1f1b", "interleaved", "dualpipe"]
+SCHEDULES: tuple[Schedule, ...] = ("1f1b", "interleaved", "dualpipe")
 RECOMPUTE_CODES: dict[str, int] = {name: code for code, name in enumerate(RECOMPUTE_NAMES)}
 SCHEDULE_CODES: dict[str, int] = {name: code for code, name in enumerate(SCHEDULE_NAMES)}
 PLAN_KEYS = ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "recompute", "zero", "schedule")

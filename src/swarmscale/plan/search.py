@@ -20,7 +20,15 @@ from typing import Any, Literal
 import numpy as np
 
 from swarmscale.hardware import Cluster
-from swarmscale.perf.plans import PLAN_KEYS, RECOMPUTE_CODES, SCHEDULE_CODES, Plan, PlanGrid
+from swarmscale.perf.plans import (
+    PLAN_KEYS,
+    RECOMPUTE_CODES,
+    SCHEDULE_CODES,
+    SCHEDULES,
+    Plan,
+    PlanGrid,
+    Schedule,
+)
 from swarmscale.perf.totals import training_totals
 from swarmscale.perf.training import TrainingArrays, evaluate_training
 from swarmscale.perf.validity import OOM_CODE, REASONS, balanced_pp, largest_stage
@@ -97,9 +105,14 @@ def _vp_options(job: TrainingJob, pp: int, coarse: bool) -> tuple[int, ...]:
 
 
 def enumerate_plans(
-    job: TrainingJob, cluster: Cluster, fixed: dict[str, Any], coarse: bool = False
+    job: TrainingJob,
+    cluster: Cluster,
+    fixed: dict[str, Any],
+    coarse: bool = False,
+    schedules: tuple[Schedule, ...] = SCHEDULES,
 ) -> PlanGrid:
-    """Every structurally sensible plan for `job` on up to `cluster.count` chips.
+    """Every structurally sensible plan for `job` on up to `cluster.count` chips, with one of
+    `schedules` (those its framework runs).
 
     `coarse` keeps the choices that win in practice (micro-batch 1-4, ZeRO 1 or 3, interleaving
     by 2, DualPipe only for MoE), for sweeps that run many searches; about 10x fewer plans.
@@ -126,23 +139,26 @@ def enumerate_plans(
                 mbs = _pick(
                     fixed, "micro_batch", _divisors(per_rank, 4 if coarse else MAX_MICRO_BATCH)
                 )
+                # Folded expert layers may spread their experts over the tp ranks too.
+                spanned = dp * cp * (tp if job.software.moe_parallel_folding else 1)
                 eps = (
                     [1]
                     if moe is None
-                    else [e for e in _powers_of_two(moe.experts) if (dp * cp) % e == 0]
+                    else [e for e in _powers_of_two(moe.experts) if spanned % e == 0]
                 )
-                schedules: list[tuple[int, int]] = [(SCHEDULE_CODES["1f1b"], 1)]
-                if pp > 1:
+                options: list[tuple[int, int]] = [(SCHEDULE_CODES["1f1b"], 1)]
+                if pp > 1 and "interleaved" in schedules:
                     vps = (int(fixed["vp"]),) if "vp" in fixed else _vp_options(job, pp, coarse)
-                    schedules += [(SCHEDULE_CODES["interleaved"], v) for v in vps if v > 1]
-                if pp > 1 and pp % 2 == 0 and (moe is not None or not coarse):
-                    schedules.append((SCHEDULE_CODES["dualpipe"], 1))
-                schedules = [s for s in schedules if _schedule_allowed(fixed, s)]
+                    options += [(SCHEDULE_CODES["interleaved"], v) for v in vps if v > 1]
+                dualpipe = "dualpipe" in schedules and (moe is not None or not coarse)
+                if pp > 1 and pp % 2 == 0 and dualpipe:
+                    options.append((SCHEDULE_CODES["dualpipe"], 1))
+                options = [s for s in options if _schedule_allowed(fixed, s)]
                 zeros = [1, 3] if coarse else [0, 1, 2, 3]
                 for mb, ep, (schedule, vp), recompute, zero in itertools.product(
                     mbs,
                     _pick(fixed, "ep", eps),
-                    schedules,
+                    options,
                     _pick(fixed, "recompute", recomputes),
                     _pick(fixed, "zero", zeros),
                 ):
@@ -301,17 +317,19 @@ def search(
     top_k: int = 5,
     ignore_memory: bool = False,
     coarse: bool = False,
+    schedules: tuple[Schedule, ...] = SCHEDULES,
 ) -> SearchResult:
     """Evaluate every plan and rank the feasible ones by `objective` (time, cost or energy).
 
     `ignore_memory` also ranks plans that only fail the memory check (validation uses it to
-    predict a published plan that the memory model would reject).
+    predict a published plan that the memory model would reject). `schedules`: the pipeline
+    schedules the job's framework runs (all three by default).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
     fixed = dict(fixed or {})
     try:
-        grid = enumerate_plans(job, cluster, fixed, coarse)
+        grid = enumerate_plans(job, cluster, fixed, coarse, schedules)
     except NoPlanError:
         if "chips" in fixed:  # the caller is trying counts itself: no probes of its own
             raise

@@ -1,4 +1,5 @@
-"""What a case's framework implies about the kernels it ran, where the case does not say.
+"""What a case's framework implies about the kernels and schedules it ran, where the case does
+not say.
 
 Attention: frameworks built on the chip vendor's tuned fused attention run it at the chip's
 `attention_tuned_gain` over FlashAttention-2-class kernels (a gain above one only where one is
@@ -8,6 +9,7 @@ catalogued, Hopper today); plain PyTorch stacks (SDPA's flash backend) do not.
 from __future__ import annotations
 
 from swarmscale.catalog.schemas import Case
+from swarmscale.perf.plans import SCHEDULES, Schedule
 
 # Framework -> why its attention is the vendor-tuned kind.
 TUNED_ATTENTION: dict[str, str] = {
@@ -21,6 +23,20 @@ TUNED_ATTENTION: dict[str, str] = {
     "llm.c": "llm.c's attention is cuDNN's fused flash attention",
     "deepseek-infer": "DeepSeek's Hopper kernels (FlashMLA)",
 }
+
+
+# Frameworks that run DualPipe (DeepSeek-V3's schedule, arXiv:2412.19437) besides 1F1B and
+# interleaving; no Megatron-LM, NeMo, DeepSpeed or torchtitan release in the corpus has it.
+DUALPIPE_FRAMEWORKS: dict[str, str] = {
+    "deepseek": "DeepSeek's own training framework (HAI-LLM), which introduced DualPipe",
+}
+
+
+def schedules(case: Case) -> tuple[Schedule, ...]:
+    """Pipeline schedules the validator may choose for a case that does not fix one."""
+    if case.framework in DUALPIPE_FRAMEWORKS or (case.plan or {}).get("schedule") == "dualpipe":
+        return SCHEDULES
+    return ("1f1b", "interleaved")
 
 
 def tuned_attention(case: Case) -> bool:

@@ -18,7 +18,7 @@ from swarmscale.catalog.schemas import Case
 from swarmscale.hardware import Cluster, build_cluster
 from swarmscale.perf.training import attention_flops_per_token, model_flops_per_token
 from swarmscale.plan.search import RankedPlan, search
-from swarmscale.validate.frameworks import tuned_attention
+from swarmscale.validate.frameworks import schedules, tuned_attention
 from swarmscale.validate.inference import inference_job, predict_inference
 from swarmscale.workload import SoftwareOptions, TrainingJob
 
@@ -82,10 +82,13 @@ def _training_plan(case: Case, job: TrainingJob, cluster: Cluster) -> RankedPlan
     fixed: dict[str, Any] = {"chips": case.chips, **(case.plan or {})}
     if case.micro_batch is not None:
         fixed["micro_batch"] = case.micro_batch
-    result = search(job, cluster, "time", fixed, top_k=1)
+    allowed = schedules(case)
+    result = search(job, cluster, "time", fixed, top_k=1, schedules=allowed)
     if result.best is not None:
         return result.best
-    only_memory = search(job, cluster, "time", fixed, top_k=1, ignore_memory=True)
+    only_memory = search(
+        job, cluster, "time", fixed, top_k=1, ignore_memory=True, schedules=allowed
+    )
     if only_memory.best is None:
         reasons = "; ".join(f"{count} x {why}" for why, count in result.rejected.items())
         raise ValueError(f"case {case.id}: no valid plan ({reasons})")
