@@ -89,8 +89,8 @@ def validation_suite() -> list[str]:
         f"| `validate --by-group` ({groups} groups) | {len(cases)} | {len(outcome.results)} | "
         f"{logo_median:.3f} | {logo_best:.3f} |",
         "",
-        "Leave-one-group-out predicts each fit case once per value of a 15-point grid of the",
-        "fitted factor and refits every group from that table, so it costs about 15 validations.",
+        "Leave-one-group-out predicts each fit case once per value of a 15-point grid of its",
+        "fitted factor and refits every group from those tables, so it costs about 15 validations.",
     ]
 
 
