@@ -10,7 +10,12 @@ from swarmscale.catalog import Catalog
 from swarmscale.catalog.schemas import Case
 from swarmscale.hardware import Cluster
 from swarmscale.perf.inference import ReplicaModel, ServingPlan
-from swarmscale.perf.serving import chunk_prefill_s, offline_throughput, prompts_per_chunk
+from swarmscale.perf.serving import (
+    chunk_prefill_s,
+    offline_throughput,
+    prefill_wait,
+    prompts_per_chunk,
+)
 from swarmscale.plan.serving import candidate_plans
 from swarmscale.validate.frameworks import tuned_attention
 from swarmscale.workload import InferenceJob
@@ -47,6 +52,12 @@ def _case_plans(case: Case, job: InferenceJob, cluster: Cluster) -> list[Serving
             f"case {case.id}: {case.chips} chips are not {replicas} replicas of {plan.chips} chips"
         )
     return [plan]
+
+
+# The closed loop's TTFT enters its own cycle time; a few fixed-point steps settle it. A prefill
+# server busier than this would queue without bound (the steady state calls it saturated).
+CLOSED_LOOP_ITERATIONS = 20
+MAX_PREFILL_SHARE = 0.95
 
 
 def _tokens_per_target_step(case: Case, catalog: Catalog) -> float:
@@ -103,8 +114,27 @@ def _predict_one(
     if case.static_batch:
         ttft = _queued_ttft(replica, case.input_len, max(running, 1.0))
     else:
-        ttft = float(replica.prefill_s(case.input_len, float(case.input_len) ** 2))
+        users = 1.0 if per_replica is None else per_replica
+        ttft = _concurrent_ttft(replica, case.input_len, case.output_len, users, tpot)
     return {"tokens_per_s": replicas * throughput, "tpot_s": tpot, "ttft_s": ttft}
+
+
+def _concurrent_ttft(
+    replica: ReplicaModel, input_len: int, output_len: int, users: float, tpot: float
+) -> float:
+    """Mean time to first token in a closed loop of `users` clients, each sending its next
+    request when its last one ends (a fixed-concurrency benchmark such as AIPerf's): the other
+    clients' prompts keep the prefill server busy rho of the time, so a prompt waits the M/D/1
+    time of `prefill_wait` plus half the decode step under way, as in the serving model's
+    steady state (`perf.serving`). One client finds the replica idle."""
+    prefill = float(replica.prefill_s(input_len, float(input_len) ** 2))
+    if users <= 1.0:
+        return prefill
+    ttft = prefill
+    for _ in range(CLOSED_LOOP_ITERATIONS):
+        rate = (users - 1.0) / (ttft + output_len * tpot)
+        ttft = prefill_wait(prefill, min(rate * prefill, MAX_PREFILL_SHARE)) + tpot / 2.0
+    return ttft
 
 
 def _queued_ttft(replica: ReplicaModel, input_len: int, batch: float) -> float:
