@@ -81,16 +81,25 @@ MAX_OFFLOAD_LAYERS = 10_000
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
+def key_value_items(text: str, noun: str) -> list[tuple[str, str]]:
+    """`a=1, b-c=x` as [("a", "1"), ("b_c", "x")]: the comma-separated key=value form of the
+    `--plan` and `--software` options, with an error naming the `noun` item that has no `=`."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"{noun} item {item!r}: expected key=value")
+        pairs.append((key.strip().replace("-", "_"), raw.strip()))
+    return pairs
+
+
 def parse_software(text: str) -> SoftwareOptions:
     """Parse `tuned_attention=true,activation_offload_layers=20` into `SoftwareOptions`, with
     errors naming the field and its allowed values."""
     names = [f.name for f in fields(SoftwareOptions)]
     values: dict[str, bool | int] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, raw = item.partition("=")
-        key, raw = key.strip().replace("-", "_"), raw.strip().lower()
-        if not sep:
-            raise ValueError(f"software item {item!r}: expected key=value")
+    for key, raw in key_value_items(text, "software"):
+        raw = raw.lower()
         if key not in names:
             raise ValueError(f"software option {key!r}: must be one of {', '.join(names)}")
         if key in values:

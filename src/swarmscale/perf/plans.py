@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from swarmscale.catalog.schemas import RECOMPUTE_NAMES, SCHEDULE_NAMES, plan_field_problem
+from swarmscale.workload import key_value_items
 
 Recompute = Literal["none", "selective", "full", "partial", "op"]
 Schedule = Literal["1f1b", "interleaved", "dualpipe"]
@@ -121,12 +122,8 @@ class PlanGrid:
 def parse_plan(text: str) -> dict[str, int | str]:
     """Parse `tp=8,pp=16,recompute=full` into fixed plan fields, with errors naming the field."""
     fixed: dict[str, int | str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, raw = item.partition("=")
-        key, raw = key.strip().replace("-", "_"), raw.strip()
+    for key, raw in key_value_items(text, "plan"):
         key = "micro_batch" if key == "mb" else key
-        if not sep:
-            raise ValueError(f"plan item {item!r}: expected key=value")
         if key in fixed:
             raise ValueError(f"plan field {key} is given twice; give each field once")
         value: int | str = int(raw) if raw.isdigit() else raw
