@@ -57,6 +57,7 @@ from swarmscale.perf.validity import (
     NO_NIC_CODE,
     OOM_CODE,
     batch_scale,
+    expert_ranks,
     micro_batches,
     rank_layers,
     rule_codes,
@@ -549,7 +550,7 @@ def _evaluate_training(job: TrainingJob, cluster: Cluster, grid: PlanGrid) -> Tr
     dense_local = local_params - expert_local
     dp_group = dp * cp
     folding = job.software.moe_parallel_folding
-    expert_dp = np.maximum(dp_group * (tp if folding else 1.0) / ep, 1.0)
+    expert_dp = np.maximum(expert_ranks(job, tp, dp, cp) / ep, 1.0)
     logits = 2.0 * tokens * shapes.vocab / tp * 4.0
     capacity = chip.memory.require() * USABLE_MEMORY_FRACTION
 

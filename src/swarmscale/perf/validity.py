@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +33,8 @@ from swarmscale.perf.plans import SCHEDULE_CODES, PlanGrid
 from swarmscale.workload import TrainingJob
 
 BoolArray = NDArray[np.bool_]
+# A plan field as one integer (the search's loops) or one value per plan (a grid's arrays).
+Field = TypeVar("Field", int, NDArray[np.int64], NDArray[np.float64])
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,16 @@ def _interleaving_broken(grid: PlanGrid, job: TrainingJob, _: Cluster) -> BoolAr
     return np.asarray((interleaved & bad) | (~interleaved & (grid.vp > 1)))
 
 
+def expert_ranks(job: TrainingJob, tp: Field, dp: Field, cp: Field) -> Field:
+    """Ranks an expert-parallel group may be carved from, and whose replicas share an expert:
+    dp x cp, or tp x dp x cp when the expert layers are folded onto their own grid (software
+    `moe_parallel_folding`). Takes plan fields as integers or arrays."""
+    return dp * cp * (tp if job.software.moe_parallel_folding else 1)
+
+
 def _experts_broken(grid: PlanGrid, job: TrainingJob, _: Cluster) -> BoolArray:
     experts = job.model.moe.experts if job.model.moe else 0
-    spanned = grid.dp * grid.cp * (grid.tp if job.software.moe_parallel_folding else 1)
+    spanned = expert_ranks(job, grid.tp, grid.dp, grid.cp)
     bad_split = (experts == 0) | (experts % grid.ep != 0) | (spanned % grid.ep != 0)
     return np.asarray((grid.ep > 1) & bad_split)
 

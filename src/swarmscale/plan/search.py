@@ -31,7 +31,13 @@ from swarmscale.perf.plans import (
 )
 from swarmscale.perf.totals import training_totals
 from swarmscale.perf.training import TrainingArrays, evaluate_training
-from swarmscale.perf.validity import OOM_CODE, REASONS, balanced_pp, largest_stage
+from swarmscale.perf.validity import (
+    OOM_CODE,
+    REASONS,
+    balanced_pp,
+    expert_ranks,
+    largest_stage,
+)
 from swarmscale.workload import TrainingJob
 
 Objective = Literal["time", "cost", "energy"]
@@ -126,6 +132,7 @@ def enumerate_plans(
     layouts = list(itertools.product(_tp_options(job, fixed), _cp_options(job, fixed)))
     pps = _pp_options(job, fixed)
     recomputes = [RECOMPUTE_CODES[r] for r in ("none", "selective", "full", "partial")]
+    dualpipe = "dualpipe" in schedules and (moe is not None or not coarse)
     for count in counts:
         for tp, cp in layouts:
             if count % (tp * cp):
@@ -139,8 +146,7 @@ def enumerate_plans(
                 mbs = _pick(
                     fixed, "micro_batch", _divisors(per_rank, 4 if coarse else MAX_MICRO_BATCH)
                 )
-                # Folded expert layers may spread their experts over the tp ranks too.
-                spanned = dp * cp * (tp if job.software.moe_parallel_folding else 1)
+                spanned = expert_ranks(job, tp, dp, cp)
                 eps = (
                     [1]
                     if moe is None
@@ -150,7 +156,6 @@ def enumerate_plans(
                 if pp > 1 and "interleaved" in schedules:
                     vps = (int(fixed["vp"]),) if "vp" in fixed else _vp_options(job, pp, coarse)
                     options += [(SCHEDULE_CODES["interleaved"], v) for v in vps if v > 1]
-                dualpipe = "dualpipe" in schedules and (moe is not None or not coarse)
                 if pp > 1 and pp % 2 == 0 and dualpipe:
                     options.append((SCHEDULE_CODES["dualpipe"], 1))
                 options = [s for s in options if _schedule_allowed(fixed, s)]
