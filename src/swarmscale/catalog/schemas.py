@@ -481,12 +481,8 @@ class Efficiency(Frozen):
         return self
 
 
-EFFICIENCY_FACTORS = (
-    "gemm", "gemm_fp8", "gemm_fp4", "attention", "attention_tuned_gain", "memory",
-    "gemm_memory", "scale_up", "scale_out", "all_to_all", "kernel_overhead",
-    "graph_kernel_overhead", "scale_up_latency", "scale_out_latency", "serving_step_overhead",
-    "training_sustained", "serving_sustained",
-)  # fmt: skip
+# Every factor an efficiency layer resolves, in the order `Efficiency` declares them.
+EFFICIENCY_FACTORS = tuple(name for name in Efficiency.model_fields if name != "applies_to")
 
 
 class EfficiencyEntry(Frozen):
