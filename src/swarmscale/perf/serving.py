@@ -80,13 +80,19 @@ def steady_state(
         )
     index = int(enough[0])
     tpot = float(decode[index]) / (1.0 - rho)
-    ttft = prefill_wait(prefill, rho) + float(decode[index]) / 2.0 if prefill_here else 0.0
+    ttft = first_token_s(prefill, rho, float(decode[index])) if prefill_here else 0.0
     return SteadyState(rate, float(grid[index]), ttft, tpot, rho, rate * output_len, True, "")
 
 
 def prefill_wait(prefill_s: float, utilisation: float) -> float:
     """Time to first token from a prefill server busy `utilisation` of the time (M/D/1)."""
     return prefill_s + utilisation * prefill_s / (2.0 * (1.0 - utilisation))
+
+
+def first_token_s(prefill_s: float, utilisation: float, step_s: float) -> float:
+    """Time to first token at a replica whose prefills keep it busy `utilisation` of the time:
+    the M/D/1 prefill wait plus half the `step_s` step under way when the request arrives."""
+    return prefill_wait(prefill_s, utilisation) + step_s / 2.0
 
 
 def prompts_per_chunk(input_len: int, queued: ArrayLike) -> FloatArray:

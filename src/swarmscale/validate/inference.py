@@ -12,8 +12,8 @@ from swarmscale.hardware import Cluster
 from swarmscale.perf.inference import ReplicaModel, ServingPlan
 from swarmscale.perf.serving import (
     chunk_prefill_s,
+    first_token_s,
     offline_throughput,
-    prefill_wait,
     prompts_per_chunk,
 )
 from swarmscale.plan.serving import candidate_plans
@@ -124,16 +124,16 @@ def _concurrent_ttft(
 ) -> float:
     """Mean time to first token in a closed loop of `users` clients, each sending its next
     request when its last one ends (a fixed-concurrency benchmark such as AIPerf's): the other
-    clients' prompts keep the prefill server busy rho of the time, so a prompt waits the M/D/1
-    time of `prefill_wait` plus half the decode step under way, as in the serving model's
-    steady state (`perf.serving`). One client finds the replica idle."""
+    clients' prompts keep the prefill server busy rho of the time, and a prompt's first token
+    comes as in the serving model's steady state (`perf.serving.first_token_s`). One client
+    finds the replica idle."""
     prefill = float(replica.prefill_s(input_len, float(input_len) ** 2))
     if users <= 1.0:
         return prefill
     ttft = prefill
     for _ in range(CLOSED_LOOP_ITERATIONS):
         rate = (users - 1.0) / (ttft + output_len * tpot)
-        ttft = prefill_wait(prefill, min(rate * prefill, MAX_PREFILL_SHARE)) + tpot / 2.0
+        ttft = first_token_s(prefill, min(rate * prefill, MAX_PREFILL_SHARE), tpot)
     return ttft
 
 
